@@ -1,0 +1,149 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from pools import selectors, services
+from pools.models import Pool
+from pools.serializers import (
+    MAX_NUMBERS_PER_CALL,
+    PoolCreateSerializer,
+    PoolNumbersSerializer,
+    PoolSerializer,
+    PoolSettingsSerializer,
+    PoolUpdateSerializer,
+)
+from pools_project.api import get_or_404
+from pools_project.errors import ServiceError
+from virtual_numbers.serializers import NumberSerializer
+
+
+def pool_or_404(request, pool_id) -> Pool:
+    return get_or_404(
+        selectors.pool_list(account=request.user),
+        "POOL_NOT_FOUND",
+        "No such pool in this account.",
+        pk=pool_id,
+    )
+
+
+def merge_patch(target, patch):
+    """JSON Merge Patch (RFC 7386): objects merge key by key, null removes a key."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def validated_settings(data: dict) -> dict:
+    serializer = PoolSettingsSerializer(data=data)
+    if not serializer.is_valid():
+        raise serializers.ValidationError({"smsSettings": serializer.errors})
+    return serializer.validated_data
+
+
+class PoolListCreateApi(generics.ListAPIView):
+    serializer_class = PoolSerializer
+
+    def get_queryset(self):
+        return selectors.pool_list(account=self.request.user)
+
+    @extend_schema(request=PoolCreateSerializer, responses={201: PoolSerializer})
+    def post(self, request):
+        serializer = PoolCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pool = services.pool_create(
+            account=request.user,
+            name=serializer.validated_data["name"],
+            **validated_settings(serializer.validated_data["smsSettings"]),
+        )
+        pool = pool_or_404(request, pool.pk)
+        return Response(PoolSerializer(pool).data, status=status.HTTP_201_CREATED)
+
+
+class PoolDetailApi(generics.GenericAPIView):
+    serializer_class = PoolSerializer
+
+    def get(self, request, pool_id):
+        return Response(PoolSerializer(pool_or_404(request, pool_id)).data)
+
+    @extend_schema(request=PoolUpdateSerializer, responses=PoolSerializer)
+    def patch(self, request, pool_id):
+        """A merge: only the keys sent change; null puts a setting back to its default."""
+        pool = pool_or_404(request, pool_id)
+        serializer = PoolUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = {key: value for key, value in serializer.validated_data.items() if key == "name"}
+        if "smsSettings" in serializer.validated_data:
+            current = PoolSettingsSerializer(pool).data
+            merged = merge_patch(current, serializer.validated_data["smsSettings"])
+            changes |= services.pool_settings_defaults() | validated_settings(merged)
+        services.pool_update(pool=pool, **changes)
+        return Response(PoolSerializer(pool_or_404(request, pool_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pool_id):
+        services.pool_delete(pool=pool_or_404(request, pool_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PoolNumberSerializer(serializers.Serializer):
+    """A pool's number: the number resource, with its live sticky mapping count."""
+
+    def to_representation(self, pool_number):
+        return {
+            **NumberSerializer(pool_number.number).data,
+            "mappingCount": pool_number.mapping_count,
+            "assignedAt": serializers.DateTimeField().to_representation(pool_number.assigned_at),
+        }
+
+
+def numbers_in_call(request) -> list[str]:
+    serializer = PoolNumbersSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    numbers = serializer.validated_data["numbers"]
+    if not 1 <= len(numbers) <= MAX_NUMBERS_PER_CALL:
+        raise ServiceError(
+            "TOO_MANY_NUMBERS",
+            f"Send between 1 and {MAX_NUMBERS_PER_CALL} numbers per call, not {len(numbers)}.",
+        )
+    return numbers
+
+
+assignment_response = inline_serializer(
+    "PoolNumbersChange",
+    {"poolId": serializers.UUIDField(), "numbers": NumberSerializer(many=True)},
+)
+
+
+class PoolNumbersApi(generics.ListAPIView):
+    serializer_class = PoolNumberSerializer
+
+    def get_queryset(self):
+        return selectors.pool_numbers(pool=pool_or_404(self.request, self.kwargs["pool_id"]))
+
+    @extend_schema(request=PoolNumbersSerializer, responses=assignment_response)
+    def post(self, request, pool_id):
+        """Assign up to 50 numbers, all or none."""
+        pool = pool_or_404(request, pool_id)
+        assigned = services.pool_assign_numbers(pool=pool, numbers=numbers_in_call(request))
+        return Response(
+            {"poolId": str(pool.pk), "numbers": NumberSerializer(assigned, many=True).data}
+        )
+
+
+class PoolNumbersRemoveApi(generics.GenericAPIView):
+    serializer_class = PoolNumbersSerializer
+
+    @extend_schema(request=PoolNumbersSerializer, responses=assignment_response)
+    def post(self, request, pool_id):
+        """Unassign up to 50 numbers; their sticky mappings are deleted."""
+        pool = pool_or_404(request, pool_id)
+        removed = services.pool_remove_numbers(pool=pool, numbers=numbers_in_call(request))
+        return Response(
+            {"poolId": str(pool.pk), "numbers": NumberSerializer(removed, many=True).data}
+        )

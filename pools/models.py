@@ -1,0 +1,221 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account
+from pools import validators
+from virtual_numbers.models import Number
+
+DEFAULT_WEIGHTS = {"longcode": 1, "tollfree": 1, "shortcode": 1}
+DEFAULT_HELP_REPLY = "Reply STOP to unsubscribe. Msg&data rates may apply."
+DEFAULT_OPT_OUT_REPLY = "You have been unsubscribed and will receive no more messages from us. Reply START to resubscribe."
+DEFAULT_OPT_IN_REPLY = "You have been resubscribed. Reply STOP to unsubscribe, HELP for help."
+
+
+def default_weights():
+    return dict(DEFAULT_WEIGHTS)
+
+
+class Pool(models.Model):
+    """A named group of the account's numbers and the rules that pick one per message.
+
+    Fields follow the pool settings flow (SPEC §1): stickiness, location, fallback,
+    type weights and health, then opt-out, replies and notifications.
+    """
+
+    class Fallback(models.TextChoices):
+        POOL = "Pool", "Pool: any number of the pool"
+        CUSTOM_FROM = "CustomFrom", "CustomFrom: the alphanumeric sender"
+        REJECT = "Reject", "Reject: refuse the message"
+
+    class OptOutScope(models.TextChoices):
+        POOL = "pool", "Pool: a STOP to one number stops the whole pool"
+        NUMBER = "number", "Number: a STOP stops only that number"
+
+    class CallbackStrategy(models.TextChoices):
+        ON_CHANGE = "OnChange", "OnChange: every status change"
+        ON_COMPLETION = "OnCompletion", "OnCompletion: the final status only"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="pools")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    sticky = models.BooleanField(
+        default=False,
+        help_text="Reuse the recipient's previous sender. Turning it off deletes the pool's "
+        "mappings at once; turning it on again starts empty.",
+    )
+    sticky_ttl_days = models.PositiveIntegerField(
+        "sticky TTL (days)",
+        default=8,
+        help_text="A mapping unused this many days expires; every use resets the timer. 0 = never.",
+    )
+    geomatch = models.BooleanField(
+        default=False,
+        help_text="Prefer senders located where the recipient is: same area code, overlay, "
+        "state or province (North America), then same country.",
+    )
+    default_country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[validators.validate_country],
+        help_text="ISO 3166-1 alpha-2. Its numbers are used when nothing in the recipient's "
+        "country fits.",
+    )
+    priority_countries = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validators.validate_country_list],
+        help_text='Ordered ISO codes preferred over other countries, e.g. ["US", "GB"].',
+    )
+    allowed_countries = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validators.validate_country_list],
+        help_text="Destinations the pool may send to; others are refused. Empty: all.",
+    )
+    fallback = models.CharField(
+        max_length=10,
+        choices=Fallback.choices,
+        default=Fallback.POOL,
+        help_text="When no number fits the location rules.",
+    )
+    weights = models.JSONField(
+        default=default_weights,
+        validators=[validators.validate_weights],
+        help_text="Share of new assignments per number type, e.g. "
+        '{"longcode": 5, "tollfree": 1, "shortcode": 1}. 0 = use that type only when no '
+        "other type fits.",
+    )
+    skip_unhealthy = models.BooleanField(
+        default=False,
+        help_text="Leave unhealthy numbers out of new assignments (never overrides a mapping).",
+    )
+    overrides = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validators.validate_overrides],
+        help_text="Per-destination-country and/or per-channel changes to sticky, geomatch, "
+        'skipUnhealthy and weights, e.g. [{"country": "CA", "geomatch": false}, '
+        '{"channel": "mms", "sticky": true}]. The most specific match wins, key by key.',
+    )
+    alphanumeric_sender_id = models.CharField(
+        "alphanumeric sender ID",
+        max_length=11,
+        blank=True,
+        validators=[validators.validate_alphanumeric_sender],
+        help_text="1 to 11 letters, digits or spaces. Used with the Alphanumeric strategy and "
+        "as the CustomFrom fallback.",
+    )
+    alphanumeric_sender_ids = models.JSONField(
+        "per-country alphanumeric sender IDs",
+        default=dict,
+        blank=True,
+        validators=[validators.validate_alphanumeric_sender_map],
+        help_text='Country → sender ID, used before the pool\'s own, e.g. {"FR": "ACME FR"}.',
+    )
+    opt_out_scope = models.CharField(
+        max_length=6,
+        choices=OptOutScope.choices,
+        default=OptOutScope.POOL,
+        help_text="What a recipient's STOP blocks.",
+    )
+    help_reply = models.TextField(default=DEFAULT_HELP_REPLY)
+    opt_out_reply = models.TextField(
+        default=DEFAULT_OPT_OUT_REPLY,
+        help_text="Sent once on STOP: name the brand and say how to resubscribe.",
+    )
+    opt_in_reply = models.TextField(default=DEFAULT_OPT_IN_REPLY)
+    transcode = models.BooleanField(
+        default=False,
+        help_text="Replace Unicode characters that have a GSM-7 look-alike so the message "
+        "stays GSM-7.",
+    )
+    inbound_sms_callback_url = models.URLField(
+        "inbound SMS callback URL",
+        blank=True,
+        validators=[validators.validate_http_url],
+        help_text="Where inbound messages to the pool's numbers are forwarded.",
+    )
+    callback_url = models.URLField(
+        "status callback URL",
+        blank=True,
+        validators=[validators.validate_http_url],
+        help_text="Where status notifications for the pool's messages are posted.",
+    )
+    callback_strategy = models.CharField(
+        max_length=12,
+        choices=CallbackStrategy.choices,
+        default=CallbackStrategy.ON_CHANGE,
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "name"],
+                name="pools_pool_unique_name_per_account",
+                violation_error_message="The account already has a pool of this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(fallback__in=["Pool", "CustomFrom", "Reject"]),
+                name="pools_pool_fallback_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(opt_out_scope__in=["pool", "number"]),
+                name="pools_pool_opt_out_scope_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(callback_strategy__in=["OnChange", "OnCompletion"]),
+                name="pools_pool_callback_strategy_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PoolNumber(models.Model):
+    """The assignment of a number to a pool. A number has at most one."""
+
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="pool_numbers")
+    # One-to-one is the invariant itself: the database's unique index on the number
+    # means two concurrent assignments of one number cannot both commit, whatever
+    # path (API, admin, command) they take.
+    number = models.OneToOneField(
+        Number,
+        on_delete=models.CASCADE,
+        related_name="pool_number",
+        error_messages={"unique": "This number is already in a pool."},
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "pool number"
+
+    def __str__(self):
+        return f"{self.number} in {self.pool}"
+
+
+class StickyMapping(models.Model):
+    """(pool, recipient) → the number that recipient hears from."""
+
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="mappings")
+    # Through the assignment: unassigning a number deletes the mappings to it.
+    pool_number = models.ForeignKey(PoolNumber, on_delete=models.CASCADE, related_name="mappings")
+    recipient = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pool", "recipient"], name="pools_stickymapping_one_per_recipient"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.recipient} → {self.pool_number.number}"

@@ -1,0 +1,134 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from pools import validators
+from pools.models import Pool
+from pools_project.api import StrictInputMixin
+
+MAX_NUMBERS_PER_CALL = 50
+
+
+def django_validator(validate):
+    """A model-level validator, usable in a serializer field."""
+
+    def run(value):
+        try:
+            validate(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+    return run
+
+
+class OptionalStringField(serializers.CharField):
+    """A setting stored as "" when unset, shown and accepted as null."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, allow_blank=True, required=False, **kwargs)
+
+    def to_representation(self, value):
+        return value or None
+
+    def validate_empty_values(self, data):
+        if data is None or data == "":
+            return True, ""
+        return super().validate_empty_values(data)
+
+
+class CallbackSerializer(StrictInputMixin, serializers.Serializer):
+    url = serializers.CharField(validators=[django_validator(validators.validate_http_url)])
+    strategy = serializers.ChoiceField(
+        choices=Pool.CallbackStrategy.values, default=Pool.CallbackStrategy.ON_CHANGE
+    )
+
+
+class CallbackField(serializers.Field):
+    """`{url, strategy}` or null, stored as two columns of the pool."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", required=False, allow_null=True, **kwargs)
+
+    def to_representation(self, pool):
+        if not pool.callback_url:
+            return None
+        return {"url": pool.callback_url, "strategy": pool.callback_strategy}
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, {"callback_url": "", "callback_strategy": Pool.CallbackStrategy.ON_CHANGE}
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        callback = CallbackSerializer(data=data)
+        callback.is_valid(raise_exception=True)
+        return {
+            "callback_url": callback.validated_data["url"],
+            "callback_strategy": callback.validated_data["strategy"],
+        }
+
+
+def json_setting(validate, **kwargs):
+    return serializers.JSONField(required=False, validators=[django_validator(validate)], **kwargs)
+
+
+class PoolSettingsSerializer(StrictInputMixin, serializers.Serializer):
+    """`smsSettings`: the pool's settings under the names of the API (SPEC §1)."""
+
+    sticky = serializers.BooleanField(required=False)
+    stickyTtlDays = serializers.IntegerField(source="sticky_ttl_days", required=False, min_value=0)
+    geomatch = serializers.BooleanField(required=False)
+    defaultCountry = OptionalStringField(
+        source="default_country", validators=[django_validator(validators.validate_country)]
+    )
+    priorityCountries = json_setting(validators.validate_country_list, source="priority_countries")
+    allowedCountries = json_setting(validators.validate_country_list, source="allowed_countries")
+    alphanumericSenderId = OptionalStringField(
+        source="alphanumeric_sender_id",
+        trim_whitespace=False,
+        validators=[django_validator(validators.validate_alphanumeric_sender)],
+    )
+    alphanumericSenderIds = json_setting(
+        validators.validate_alphanumeric_sender_map, source="alphanumeric_sender_ids"
+    )
+    fallback = serializers.ChoiceField(choices=Pool.Fallback.values, required=False)
+    weights = json_setting(validators.validate_weights)
+    skipUnhealthy = serializers.BooleanField(source="skip_unhealthy", required=False)
+    optOutScope = serializers.ChoiceField(
+        source="opt_out_scope", choices=Pool.OptOutScope.values, required=False
+    )
+    transcode = serializers.BooleanField(required=False)
+    inboundSMSCallbackUrl = OptionalStringField(
+        source="inbound_sms_callback_url",
+        validators=[django_validator(validators.validate_http_url)],
+    )
+    callback = CallbackField()
+    helpReply = serializers.CharField(source="help_reply", required=False, max_length=1600)
+    optOutReply = serializers.CharField(source="opt_out_reply", required=False, max_length=1600)
+    optInReply = serializers.CharField(source="opt_in_reply", required=False, max_length=1600)
+    overrides = json_setting(validators.validate_overrides)
+
+
+class PoolSerializer(serializers.ModelSerializer):
+    poolId = serializers.UUIDField(source="id")
+    createdAt = serializers.DateTimeField(source="created_at")
+    numberCount = serializers.IntegerField(source="number_count")
+    smsSettings = PoolSettingsSerializer(source="*")
+
+    class Meta:
+        model = Pool
+        fields = ["poolId", "name", "createdAt", "numberCount", "smsSettings"]
+        read_only_fields = fields
+
+
+class PoolCreateSerializer(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    smsSettings = serializers.DictField(required=False, default=dict)
+
+
+class PoolUpdateSerializer(StrictInputMixin, serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    smsSettings = serializers.DictField(required=False)
+
+
+class PoolNumbersSerializer(StrictInputMixin, serializers.Serializer):
+    numbers = serializers.ListField(child=serializers.CharField())

@@ -1,0 +1,96 @@
+"""Validation of pool settings, shared by the model (admin, services) and the API."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+from virtual_numbers.phone import is_country_code
+
+NUMBER_TYPES = ("longcode", "tollfree", "shortcode")
+CHANNELS = ("sms", "mms")
+OVERRIDABLE_SETTINGS = {
+    "sticky": bool,
+    "geomatch": bool,
+    "skipUnhealthy": bool,
+    "weights": dict,
+}
+ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
+
+validate_http_url = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL.")
+
+
+def validate_country(value) -> None:
+    if not isinstance(value, str) or not is_country_code(value):
+        raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code.")
+
+
+def validate_country_list(value) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Expected a list of ISO 3166-1 alpha-2 country codes.")
+    for country in value:
+        validate_country(country)
+    if len(set(value)) != len(value):
+        raise ValidationError("A country is listed twice.")
+
+
+def validate_alphanumeric_sender(value) -> None:
+    if not isinstance(value, str) or not ALPHANUMERIC_SENDER.fullmatch(value) or not value.strip():
+        raise ValidationError(
+            f"{value!r} is not an alphanumeric sender ID: 1 to 11 letters, digits or spaces."
+        )
+
+
+def validate_alphanumeric_sender_map(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Expected an object mapping country codes to sender IDs.")
+    for country, sender in value.items():
+        validate_country(country)
+        validate_alphanumeric_sender(sender)
+
+
+def validate_weights(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Expected an object of number type to weight.")
+    for number_type, weight in value.items():
+        if number_type not in NUMBER_TYPES:
+            raise ValidationError(
+                f"{number_type!r} is not a number type ({', '.join(NUMBER_TYPES)})."
+            )
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ValidationError(f"The weight of {number_type} must be an integer of 0 or more.")
+
+
+def validate_overrides(value) -> None:
+    """A list of `{country?, channel?, <setting>: value, …}`, at most one per scope."""
+    if not isinstance(value, list):
+        raise ValidationError("Expected a list of overrides.")
+    scopes = set()
+    for override in value:
+        if not isinstance(override, dict):
+            raise ValidationError("Each override is an object.")
+        country, channel = override.get("country"), override.get("channel")
+        if country is None and channel is None:
+            raise ValidationError("Each override names a country, a channel or both.")
+        if country is not None:
+            validate_country(country)
+        if channel is not None and channel not in CHANNELS:
+            raise ValidationError(f"{channel!r} is not a channel ({', '.join(CHANNELS)}).")
+        if (country, channel) in scopes:
+            raise ValidationError(
+                f"Two overrides share the scope {country or '*'}/{channel or '*'}."
+            )
+        scopes.add((country, channel))
+        settings = {k: v for k, v in override.items() if k not in ("country", "channel")}
+        if not settings:
+            raise ValidationError("An override changes at least one setting.")
+        for key, setting in settings.items():
+            expected = OVERRIDABLE_SETTINGS.get(key)
+            if expected is None:
+                raise ValidationError(
+                    f"{key!r} cannot be overridden (only {', '.join(OVERRIDABLE_SETTINGS)})."
+                )
+            if not isinstance(setting, expected):
+                raise ValidationError(f"The override's {key} must be a {expected.__name__}.")
+            if key == "weights":
+                validate_weights(setting)

@@ -1,0 +1,109 @@
+"""What every API view shares: the error shape and pagination."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from pools_project.errors import ServiceError
+
+# DRF exception → the contract's code. Anything else DRF knows keeps its HTTP
+# status and gets its DRF code in upper snake case.
+CODES = {
+    exceptions.ValidationError: "VALIDATION_ERROR",
+    exceptions.ParseError: "VALIDATION_ERROR",
+    exceptions.NotAuthenticated: "UNAUTHORIZED",
+    exceptions.AuthenticationFailed: "UNAUTHORIZED",
+    exceptions.NotFound: "NOT_FOUND",
+    exceptions.PermissionDenied: "FORBIDDEN",
+    exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
+    exceptions.NotAcceptable: "NOT_ACCEPTABLE",
+    exceptions.Throttled: "TOO_MANY_REQUESTS",
+}
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "pageSize"
+    max_page_size = 500
+
+
+def error_body(code: str, message: str, errors: dict | None = None, **details) -> dict:
+    body = {"code": code, "developerMessage": message, **details}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as `{"field.sub": ["message", …]}`."""
+    if isinstance(detail, dict):
+        flat = {}
+        for key, value in detail.items():
+            name = "" if key in ("non_field_errors", "__all__") else str(key)
+            flat.update(
+                flatten_errors(value, f"{prefix}.{name}" if prefix and name else prefix or name)
+            )
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        flat = {}
+        for index, item in enumerate(detail):
+            flat.update(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or "nonFieldErrors": [str(message) for message in messages if message]}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        body = error_body(exc.code, exc.message, exc.errors, **exc.details)
+        return Response(body, status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next(
+        (code for kind, code in CODES.items() if isinstance(exc, kind)),
+        str(getattr(exc, "default_code", "error")).upper(),
+    )
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        message = "The request is not valid: " + "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in errors.items()
+        )
+        response.data = error_body(code, message, errors)
+    elif isinstance(exc, exceptions.ParseError):
+        response.data = error_body(code, f"The request body is not valid JSON: {exc.detail}")
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        response.data = error_body(code, str(exc.detail))
+    return response
+
+
+class StrictInputMixin:
+    """For input serializers: a key the endpoint does not take is an error, not ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise exceptions.ValidationError(
+                    {key: ["This field is not accepted here."] for key in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def get_or_404(queryset, code: str, message: str, **lookup):
+    """The object, or ServiceError `code` 404 — also for ids that are not even well-formed."""
+    try:
+        return queryset.get(**lookup)
+    except (queryset.model.DoesNotExist, DjangoValidationError, ValueError):
+        raise ServiceError(code, message, status=404) from None

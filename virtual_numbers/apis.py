@@ -1,0 +1,61 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from pools_project.api import get_or_404
+from virtual_numbers import services
+from virtual_numbers.filters import NumberFilter
+from virtual_numbers.models import Number
+from virtual_numbers.serializers import (
+    NumberRegisterSerializer,
+    NumberSerializer,
+    NumberUpdateSerializer,
+)
+
+
+def account_numbers(request):
+    return Number.objects.for_account(request.user).select_related("pool_number")
+
+
+def number_or_404(request, number_id) -> Number:
+    return get_or_404(
+        account_numbers(request),
+        "NUMBER_NOT_FOUND",
+        "No such number in this account.",
+        pk=number_id,
+    )
+
+
+class NumberListRegisterApi(generics.ListAPIView):
+    serializer_class = NumberSerializer
+    filterset_class = NumberFilter
+
+    def get_queryset(self):
+        return account_numbers(self.request)
+
+    @extend_schema(request=NumberRegisterSerializer, responses={201: NumberSerializer})
+    def post(self, request):
+        serializer = NumberRegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        number = services.number_register(account=request.user, **serializer.validated_data)
+        return Response(NumberSerializer(number).data, status=status.HTTP_201_CREATED)
+
+
+class NumberDetailApi(generics.GenericAPIView):
+    serializer_class = NumberSerializer
+
+    def get(self, request, number_id):
+        return Response(NumberSerializer(number_or_404(request, number_id)).data)
+
+    @extend_schema(request=NumberUpdateSerializer, responses=NumberSerializer)
+    def patch(self, request, number_id):
+        number = number_or_404(request, number_id)
+        serializer = NumberUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        number = services.number_update(number=number, **serializer.validated_data)
+        return Response(NumberSerializer(number).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, number_id):
+        services.number_delete(number=number_or_404(request, number_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,107 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account
+
+
+class NumberQuerySet(models.QuerySet):
+    def for_account(self, account):
+        return self.filter(account=account)
+
+    def healthy(self):
+        # An operator's override wins over the health computed from delivery reports.
+        return self.filter(
+            Q(health_override=True) | Q(health_override__isnull=True, computed_healthy=True)
+        )
+
+    def unhealthy(self):
+        return self.exclude(pk__in=self.healthy().values("pk"))
+
+    def assigned(self):
+        return self.filter(pool_number__isnull=False)
+
+    def unassigned(self):
+        return self.filter(pool_number__isnull=True)
+
+
+class Number(models.Model):
+    """A sender the account owns: an E.164 long code or toll-free number, or a short code."""
+
+    class Type(models.TextChoices):
+        LONGCODE = "longcode", "Long code"
+        TOLLFREE = "tollfree", "Toll-free"
+        SHORTCODE = "shortcode", "Short code"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="numbers")
+    number = models.CharField(
+        max_length=16,
+        help_text="E.164 with its + for long codes and toll-free numbers; digits for short codes.",
+    )
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.LONGCODE)
+    sms_capable = models.BooleanField("SMS", default=True)
+    mms_capable = models.BooleanField("MMS", default=False)
+    country = models.CharField(
+        max_length=2,
+        help_text="ISO 3166-1 alpha-2. Derived from the number for E.164; given for short codes.",
+    )
+    area_code = models.CharField(max_length=3, blank=True, help_text="NANP numbers: the NPA.")
+    location = models.CharField(
+        max_length=40, blank=True, help_text="NANP numbers: the area code's state or province."
+    )
+    computed_healthy = models.BooleanField(
+        default=True, help_text="Health as computed from the number's recent delivery reports."
+    )
+    health_override = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="An operator's override of the computed health; empty to follow the reports.",
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    messages_sent = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NumberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            # Global, not per account: an inbound message must map to one owner. A
+            # short code's digits are only unique within its country.
+            models.UniqueConstraint(
+                fields=["number", "country"],
+                name="numbers_number_unique",
+                violation_error_message="This number is already registered.",
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=["longcode", "tollfree", "shortcode"]),
+                name="numbers_number_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(type="shortcode") ^ Q(number__startswith="+"),
+                name="numbers_number_e164_unless_shortcode",
+                violation_error_message="Short codes are digits; other numbers are E.164.",
+            ),
+            models.CheckConstraint(
+                condition=Q(sms_capable=True) | Q(mms_capable=True),
+                name="numbers_number_has_capability",
+                violation_error_message="A number must carry SMS, MMS or both.",
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            self.number if self.type != self.Type.SHORTCODE else f"{self.number} ({self.country})"
+        )
+
+    @property
+    def healthy(self) -> bool:
+        if self.health_override is not None:
+            return self.health_override
+        return self.computed_healthy
+
+    @property
+    def capabilities(self) -> list[str]:
+        return [name for name, on in (("sms", self.sms_capable), ("mms", self.mms_capable)) if on]

@@ -1,0 +1,84 @@
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import Account
+from pools_project.errors import ServiceError
+from virtual_numbers.models import Number
+from virtual_numbers.phone import PhoneFacts, invalid, parse_e164, parse_short_code
+
+CAPABILITIES = ("sms", "mms")
+UNSET = object()
+
+
+def number_facts(*, number: str, type: str, country: str = "") -> PhoneFacts:
+    """Validate a sender as registered with `type`; ServiceError INVALID_NUMBER if it is not."""
+    if type == Number.Type.SHORTCODE:
+        return parse_short_code(number, country)
+    facts = parse_e164(number)
+    if country and country != facts.country:
+        raise invalid(f"{facts.number} is a number of {facts.country}, not of {country}.")
+    if type == Number.Type.TOLLFREE and not facts.toll_free:
+        raise invalid(f"{facts.number} is not a toll-free number.")
+    if type == Number.Type.LONGCODE and facts.toll_free:
+        raise invalid(f"{facts.number} is a toll-free number: register it with type tollfree.")
+    return facts
+
+
+def number_exists_error(number: str) -> ServiceError:
+    return ServiceError("NUMBER_EXISTS", f"{number} is already registered.", status=409)
+
+
+def number_register(
+    *,
+    account: Account,
+    number: str,
+    type: str = Number.Type.LONGCODE,
+    capabilities: Iterable[str] = ("sms",),
+    country: str = "",
+) -> Number:
+    facts = number_facts(number=number, type=type, country=country)
+    if Number.objects.filter(number=facts.number, country=facts.country).exists():
+        raise number_exists_error(facts.number)
+    capabilities = set(capabilities)
+    try:
+        # A savepoint, so a lost race leaves the caller's transaction usable.
+        with transaction.atomic():
+            return Number.objects.create(
+                account=account,
+                number=facts.number,
+                type=type,
+                country=facts.country,
+                area_code=facts.area_code,
+                location=facts.location,
+                sms_capable="sms" in capabilities,
+                mms_capable="mms" in capabilities,
+            )
+    except IntegrityError as exc:
+        # Another request registered the same number between the check and the insert.
+        raise number_exists_error(facts.number) from exc
+
+
+def number_update(*, number: Number, type=UNSET, capabilities=UNSET, healthy=UNSET) -> Number:
+    """Change a number's type, capabilities or the operator's health override.
+
+    `healthy=None` drops the override, so health follows delivery reports again.
+    """
+    if type is not UNSET:
+        number_facts(number=number.number, type=type, country=number.country)
+        number.type = type
+    if capabilities is not UNSET:
+        number.sms_capable = "sms" in capabilities
+        number.mms_capable = "mms" in capabilities
+    if healthy is not UNSET:
+        number.health_override = healthy
+    number.save()
+    return number
+
+
+def number_delete(*, number: Number) -> None:
+    """Delete the number; its pool assignment and sticky mappings go with it.
+
+    Opt-outs are kept by E.164 string, so they still hold if it is registered again.
+    """
+    number.delete()

@@ -1,0 +1,305 @@
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import models
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.html import format_html
+
+from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, SavedByServiceAdmin
+from pools import selectors, services
+from pools.models import Pool, PoolNumber, StickyMapping
+
+# The pool settings flow of SPEC §1, in the order selection applies it.
+POOL_FIELDSETS = [
+    (
+        "Stickiness",
+        {
+            "fields": ["sticky", "sticky_ttl_days"],
+            "description": "A recipient keeps hearing from the same number "
+            "(Routee, Telnyx, Vonage “predictable sender”).",
+        },
+    ),
+    (
+        "Location",
+        {
+            "fields": [
+                "geomatch",
+                "default_country",
+                "priority_countries",
+                "allowed_countries",
+                "fallback",
+            ],
+            "description": "Where the sender should be. With geomatch on, the first tier "
+            "with a number wins: same area code → same overlay → same state or province "
+            "(North America) → same country → default country → each priority country in "
+            "order → fallback. With geomatch off: priority countries → default country → "
+            "any number of the pool.",
+        },
+    ),
+    (
+        "Distribution",
+        {
+            "fields": ["weights", "skip_unhealthy", "overrides"],
+            "description": "How new assignments are shared: between number types by weight, "
+            "then to the number with the fewest live mappings (sticky on) or the least "
+            "recently used one (sticky off).",
+        },
+    ),
+    (
+        "Alphanumeric sender",
+        {
+            "fields": ["alphanumeric_sender_id", "alphanumeric_sender_ids"],
+            "description": "A name instead of a number, for the Alphanumeric strategy and the "
+            "CustomFrom fallback. Not every destination accepts one (the US and Canada do not).",
+        },
+    ),
+    (
+        "Opt-out and replies",
+        {
+            "fields": ["opt_out_scope", "help_reply", "opt_out_reply", "opt_in_reply"],
+            "description": "What a recipient's STOP blocks, and the pool's automatic answers "
+            "to the HELP, STOP and START keywords.",
+        },
+    ),
+    (
+        "Delivery",
+        {
+            "fields": [
+                "transcode",
+                "callback_url",
+                "callback_strategy",
+                "inbound_sms_callback_url",
+            ],
+            "description": "How messages are encoded, and where the pool's status "
+            "notifications and inbound messages are posted.",
+        },
+    ),
+]
+
+
+def numbers_changelist_url(pool: Pool) -> str:
+    return f"{reverse('admin:numbers_number_changelist')}?{urlencode({'pool': pool.pk})}"
+
+
+class PoolFilter(admin.SimpleListFilter):
+    """By one of the user's pools, empty ones included.
+
+    Unlike RelatedOnlyFieldListFilter, it still filters when there is only one pool
+    to offer, so a pool's link to its numbers always shows just those.
+    """
+
+    title = "pool"
+    parameter_name = "pool"
+    pool_lookup = "pool"
+
+    def lookups(self, request, model_admin):
+        pool_admin = model_admin.admin_site.get_model_admin(Pool)
+        pools = pool_admin.scope(request, Pool.objects.select_related("account"))
+        if request.user.is_superuser:
+            return [(str(pool.pk), f"{pool} ({pool.account})") for pool in pools]
+        return [(str(pool.pk), str(pool)) for pool in pools]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.pool_lookup: self.value()})
+        return queryset
+
+
+def mapping_count():
+    # A correlated subquery, not a second Count() join: two joins would multiply a
+    # pool's numbers by its mappings before counting.
+    mappings = (
+        StickyMapping.objects.filter(pool=OuterRef("pk"))
+        .order_by()
+        .values("pool")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return Coalesce(Subquery(mappings, output_field=IntegerField()), 0)
+
+
+def https_by_default(db_field, **kwargs):
+    """Reads a scheme-less callback URL as https (Django 6's default) rather than http."""
+    if isinstance(db_field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return db_field.formfield(**kwargs)
+
+
+class PoolAdminForm(forms.ModelForm):
+    class Meta:
+        model = Pool
+        fields = ["name", "account", *services.SETTINGS_FIELDS]
+        formfield_callback = https_by_default
+
+    def clean_default_country(self):
+        return self.cleaned_data["default_country"].upper()
+
+    def clean(self):
+        data = super().clean()
+        for name in ("priority_countries", "allowed_countries", "overrides"):
+            if name in data and data[name] is None:
+                data[name] = []  # an emptied box means none, not JSON null
+        if "alphanumeric_sender_ids" in data and data["alphanumeric_sender_ids"] is None:
+            data["alphanumeric_sender_ids"] = {}
+        return data
+
+
+class PoolNumberInline(admin.TabularInline):
+    """The pool's numbers, read-only: assigning is the numbers list's "Assign to pool…"."""
+
+    model = PoolNumber
+    verbose_name_plural = "numbers"
+    fields = readonly_fields = ["number", "type", "country", "area_code", "healthy", "mappings"]
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        # Part of the pool's page: whoever may see the pool sees its numbers.
+        return self.admin_site.get_model_admin(Pool).has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="type")
+    def type(self, pool_number):
+        return pool_number.number.get_type_display()
+
+    @admin.display(description="country")
+    def country(self, pool_number):
+        return pool_number.number.country
+
+    @admin.display(description="area code")
+    def area_code(self, pool_number):
+        return pool_number.number.area_code
+
+    @admin.display(description="healthy", boolean=True)
+    def healthy(self, pool_number):
+        return pool_number.number.healthy
+
+    @admin.display(description="live mappings")
+    def mappings(self, pool_number):
+        return pool_number.live_mapping_count  # annotated by selectors.pool_numbers
+
+
+@admin.register(Pool)
+class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
+    form = PoolAdminForm
+    list_display = [
+        "name",
+        "account",
+        "numbers",
+        "mappings",
+        "sticky",
+        "geomatch",
+        "fallback",
+    ]
+    list_filter = [ACCOUNT_FILTER, "sticky", "geomatch", "fallback"]
+    list_select_related = ["account"]
+    search_fields = ["name"]
+    autocomplete_fields = ["account"]
+    readonly_fields = ["numbers_link", "created_at", "updated_at"]
+    actions = ["clear_mappings"]
+    # The admin builds its form fields itself: same https default as PoolAdminForm's.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(number_count=Count("pool_numbers"), mapping_count=mapping_count())
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        identity = ["name", "account"]
+        if obj is not None:
+            identity += ["numbers_link", "created_at", "updated_at"]
+        return [(None, {"fields": identity}), *POOL_FIELDSETS]
+
+    def get_inlines(self, request, obj):
+        return [PoolNumberInline] if obj is not None else []
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, PoolNumberInline):
+            # The selector counts live mappings, which depends on this pool's TTL.
+            kwargs["queryset"] = selectors.pool_numbers(pool=obj)
+        return kwargs
+
+    @admin.display(description="numbers", ordering="number_count")
+    def numbers(self, pool):
+        return format_html('<a href="{}">{}</a>', numbers_changelist_url(pool), pool.number_count)
+
+    @admin.display(description="sticky mappings", ordering="mapping_count")
+    def mappings(self, pool):
+        return pool.mapping_count
+
+    @admin.display(description="numbers")
+    def numbers_link(self, pool):
+        return format_html(
+            '{} — <a href="{}">manage them in the numbers list</a> '
+            "(its “Assign to pool…” action adds numbers)",
+            pool.number_count,
+            numbers_changelist_url(pool),
+        )
+
+    def service_save(self, request, form, change):
+        data = form.cleaned_data
+        if change:
+            # A fresh copy: the form's instance already holds the new values, and
+            # pool_update compares with the old `sticky` to clear the mappings.
+            pool = Pool.objects.get(pk=form.instance.pk)
+            return services.pool_update(
+                pool=pool, **{name: data[name] for name in form.changed_data}
+            )
+        settings = {name: data[name] for name in services.SETTINGS_FIELDS if name in data}
+        return services.pool_create(account=data["account"], name=data["name"], **settings)
+
+    def delete_model(self, request, obj):
+        services.pool_delete(pool=obj)
+
+    def delete_queryset(self, request, queryset):
+        for pool in queryset:
+            services.pool_delete(pool=pool)
+
+    @admin.action(description="Clear sticky mappings", permissions=["change"])
+    def clear_mappings(self, request, queryset):
+        pools = list(queryset)
+        cleared = sum(services.pool_clear_mappings(pool=pool) for pool in pools)
+        self.message_user(
+            request,
+            f"Cleared {cleared} sticky mapping(s) from {len(pools)} pool(s).",
+            messages.SUCCESS,
+        )
+
+
+@admin.register(StickyMapping)
+class StickyMappingAdmin(AccountScopedAdmin):
+    """Browsable only: selection writes the mappings and keeps its counters with them."""
+
+    account_lookup = "pool__account"
+    list_display = ["recipient", "number", "pool", "created_at", "last_used_at"]
+    list_filter = [PoolFilter]
+    list_select_related = ["pool", "pool_number__number"]
+    search_fields = ["recipient", "pool_number__number__number"]
+
+    @admin.display(description="number", ordering="pool_number__number__number")
+    def number(self, mapping):
+        return mapping.pool_number.number
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

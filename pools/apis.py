@@ -2,10 +2,15 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from messaging.serializers import PreviewSerializer
 from pools import selectors, services
+from pools.filters import MappingFilter
 from pools.models import Pool
+from pools.sender import sender_preview
 from pools.serializers import (
     MAX_NUMBERS_PER_CALL,
+    DecisionSerializer,
+    MappingSerializer,
     PoolCreateSerializer,
     PoolNumbersSerializer,
     PoolSerializer,
@@ -97,7 +102,7 @@ class PoolNumberSerializer(serializers.Serializer):
     def to_representation(self, pool_number):
         return {
             **NumberSerializer(pool_number.number).data,
-            "mappingCount": pool_number.mapping_count,
+            "mappingCount": pool_number.live_mapping_count,
             "assignedAt": serializers.DateTimeField().to_representation(pool_number.assigned_at),
         }
 
@@ -147,3 +152,31 @@ class PoolNumbersRemoveApi(generics.GenericAPIView):
         return Response(
             {"poolId": str(pool.pk), "numbers": NumberSerializer(removed, many=True).data}
         )
+
+
+class PoolPreviewApi(generics.GenericAPIView):
+    serializer_class = PreviewSerializer
+
+    @extend_schema(request=PreviewSerializer, responses=DecisionSerializer)
+    def post(self, request, pool_id):
+        """The sender a message to `to` would get now, and why. Writes nothing."""
+        pool = pool_or_404(request, pool_id)
+        serializer = PreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        chosen = sender_preview(
+            pool=pool,
+            to=data["to"],
+            channel="mms" if data["mediaUrls"] else "sms",
+            strategy=data["poolStrategy"],
+        )
+        return Response(DecisionSerializer(chosen.decision).data)
+
+
+class PoolMappingsApi(generics.ListAPIView):
+    serializer_class = MappingSerializer
+    filterset_class = MappingFilter
+
+    def get_queryset(self):
+        pool = pool_or_404(self.request, self.kwargs["pool_id"])
+        return selectors.pool_mappings(pool=pool)

@@ -192,6 +192,16 @@ class PoolNumber(models.Model):
         error_messages={"unique": "This number is already in a pool."},
     )
     assigned_at = models.DateTimeField(auto_now_add=True)
+    # Counters that distribution reads, so no selection scans the mappings table:
+    # kept by the selection service in the same transaction as the mapping it writes.
+    mapping_count = models.PositiveIntegerField(
+        default=0,
+        help_text="Sticky mappings to this number in the pool, expired ones until purged.",
+    )
+    assignment_count = models.PositiveBigIntegerField(
+        default=0,
+        help_text="New assignments (new mappings, or sends with sticky off) it has taken.",
+    )
 
     class Meta:
         verbose_name = "pool number"
@@ -215,6 +225,10 @@ class StickyMapping(models.Model):
             models.UniqueConstraint(
                 fields=["pool", "recipient"], name="pools_stickymapping_one_per_recipient"
             ),
+        ]
+        indexes = [
+            # purge_sticky_mappings: the mappings unused since a cutoff, oldest first.
+            models.Index(fields=["last_used_at"], name="pools_mapping_last_used"),
         ]
 
     def __str__(self):

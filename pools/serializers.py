@@ -1,23 +1,13 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
+from datetime import timedelta
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pools import validators
 from pools.models import Pool
-from pools_project.api import StrictInputMixin
+from pools_project.api import StrictInputMixin, django_validator
 
 MAX_NUMBERS_PER_CALL = 50
-
-
-def django_validator(validate):
-    """A model-level validator, usable in a serializer field."""
-
-    def run(value):
-        try:
-            validate(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from exc
-
-    return run
 
 
 class OptionalStringField(serializers.CharField):
@@ -42,6 +32,7 @@ class CallbackSerializer(StrictInputMixin, serializers.Serializer):
     )
 
 
+@extend_schema_field(CallbackSerializer(allow_null=True))
 class CallbackField(serializers.Field):
     """`{url, strategy}` or null, stored as two columns of the pool."""
 
@@ -132,3 +123,29 @@ class PoolUpdateSerializer(StrictInputMixin, serializers.Serializer):
 
 class PoolNumbersSerializer(StrictInputMixin, serializers.Serializer):
     numbers = serializers.ListField(child=serializers.CharField())
+
+
+class DecisionSerializer(serializers.Serializer):
+    """A selection decision, as preview shows it."""
+
+    def to_representation(self, decision):
+        return {
+            "from": decision.sender.removeprefix("+") or None,
+            "senderType": decision.sender_type,
+            "rule": decision.rule,
+            "explanation": "\n".join(decision.explanation),
+            "optedOut": decision.opted_out,
+        }
+
+
+class MappingSerializer(serializers.Serializer):
+    def to_representation(self, mapping):
+        ttl = mapping.pool.sticky_ttl_days
+        timestamp = serializers.DateTimeField().to_representation
+        return {
+            "recipient": mapping.recipient,
+            "number": mapping.pool_number.number.number,
+            "createdAt": timestamp(mapping.created_at),
+            "lastUsedAt": timestamp(mapping.last_used_at),
+            "expiresAt": timestamp(mapping.last_used_at + timedelta(days=ttl)) if ttl else None,
+        }

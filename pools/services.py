@@ -62,8 +62,10 @@ def pool_delete(*, pool: Pool) -> None:
     pool.delete()
 
 
+@transaction.atomic
 def pool_clear_mappings(*, pool: Pool) -> int:
     deleted, _ = StickyMapping.objects.filter(pool=pool).delete()
+    PoolNumber.objects.filter(pool=pool).update(mapping_count=0)
     return deleted
 
 

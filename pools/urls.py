@@ -1,5 +1,6 @@
 from django.urls import path
 
+from messaging.apis import MessageSendApi
 from pools import apis
 
 urlpatterns = [
@@ -11,4 +12,7 @@ urlpatterns = [
         apis.PoolNumbersRemoveApi.as_view(),
         name="pool-numbers-remove",
     ),
+    path("my/<str:pool_id>/sms", MessageSendApi.as_view(), name="pool-send"),
+    path("my/<str:pool_id>/preview", apis.PoolPreviewApi.as_view(), name="pool-preview"),
+    path("my/<str:pool_id>/mappings", apis.PoolMappingsApi.as_view(), name="pool-mappings"),
 ]

@@ -88,6 +88,18 @@ def exception_handler(exc, context):
     return response
 
 
+def django_validator(validate):
+    """A model-level validator, usable in a serializer field."""
+
+    def run(value):
+        try:
+            validate(value)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.messages) from exc
+
+    return run
+
+
 class StrictInputMixin:
     """For input serializers: a key the endpoint does not take is an error, not ignored."""
 

@@ -38,6 +38,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}.") from None
+
+
 def env_database(name: str, default: str) -> dict:
     raw = os.environ.get(name) or default
     try:
@@ -80,6 +90,23 @@ CARRIER_WEBHOOK_SECRET = env_webhook_secret(
 # Lets callbacks reach loopback and private addresses (development and tests only).
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 
+# Where messages leave the service; the simulator needs no carrier.
+SMS_GATEWAY_BACKEND = os.environ.get("SMS_GATEWAY_BACKEND", "messaging.gateways.SimulatorGateway")
+# The service's public address, for the short links it puts in message bodies.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+SHORT_LINK_DEFAULT_VALIDITY = env_int("SHORT_LINK_DEFAULT_VALIDITY", 7 * 24 * 3600)
+# A MaxMind GeoIP2/GeoLite2 City database; clicks get country and city when it is set.
+GEOIP_DATABASE = os.environ.get("GEOIP_DATABASE", "")
+
+# Background work. No broker: tasks run in-process as they are enqueued.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -95,6 +122,7 @@ INSTALLED_APPS = [
     "accounts",
     "virtual_numbers",
     "pools",
+    "messaging",
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,8 @@
 import factory
+from django.utils import timezone
 
 from accounts.models import Account, User
-from pools.models import Pool, PoolNumber
+from pools.models import Pool, PoolNumber, StickyMapping
 from virtual_numbers.models import Number
 
 
@@ -50,3 +51,15 @@ class PoolNumberFactory(factory.django.DjangoModelFactory):
 
     pool = factory.SubFactory(PoolFactory)
     number = factory.SubFactory(NumberFactory, account=factory.SelfAttribute("..pool.account"))
+
+
+class StickyMappingFactory(factory.django.DjangoModelFactory):
+    """A mapping of a recipient to one of the pool's numbers, used just now."""
+
+    class Meta:
+        model = StickyMapping
+
+    pool_number = factory.SubFactory(PoolNumberFactory)
+    pool = factory.SelfAttribute("pool_number.pool")
+    recipient = factory.Sequence(lambda n: f"+1415555{n % 10000:04d}")
+    last_used_at = factory.LazyFunction(timezone.now)

@@ -1,16 +1,33 @@
 import django_filters
+from django import forms
 
 from virtual_numbers.models import Number
+
+
+class StrictBooleanField(forms.Field):
+    """`true` or `false`; anything else is refused rather than read as "no filter"."""
+
+    VALUES = {"true": True, "false": False}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return self.VALUES[str(value).lower()]
+        except KeyError:
+            raise forms.ValidationError("Enter true or false.", code="invalid") from None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 class NumberFilter(django_filters.FilterSet):
     country = django_filters.CharFilter()
     type = django_filters.ChoiceFilter(choices=Number.Type.choices)
     poolId = django_filters.UUIDFilter(field_name="pool_number__pool_id")
-    assigned = django_filters.BooleanFilter(
-        field_name="pool_number", lookup_expr="isnull", exclude=True
-    )
-    healthy = django_filters.BooleanFilter(method="filter_healthy")
+    assigned = StrictBooleanFilter(field_name="pool_number", lookup_expr="isnull", exclude=True)
+    healthy = StrictBooleanFilter(method="filter_healthy")
 
     class Meta:
         model = Number

@@ -16,7 +16,7 @@ def number_facts(*, number: str, type: str, country: str = "") -> PhoneFacts:
     if type == Number.Type.SHORTCODE:
         return parse_short_code(number, country)
     facts = parse_e164(number)
-    if country and country != facts.country:
+    if country and country.upper() != facts.country:
         raise invalid(f"{facts.number} is a number of {facts.country}, not of {country}.")
     if type == Number.Type.TOLLFREE and not facts.toll_free:
         raise invalid(f"{facts.number} is not a toll-free number.")
@@ -37,10 +37,14 @@ def number_register(
     capabilities: Iterable[str] = ("sms",),
     country: str = "",
 ) -> Number:
+    if type not in Number.Type.values:
+        raise invalid(f"{type!r} is not a number type ({', '.join(Number.Type.values)}).")
+    capabilities = set(capabilities)
+    if not capabilities or not capabilities <= set(CAPABILITIES):
+        raise invalid(f"Capabilities must be one or more of {', '.join(CAPABILITIES)}.")
     facts = number_facts(number=number, type=type, country=country)
     if Number.objects.filter(number=facts.number, country=facts.country).exists():
         raise number_exists_error(facts.number)
-    capabilities = set(capabilities)
     try:
         # A savepoint, so a lost race leaves the caller's transaction usable.
         with transaction.atomic():

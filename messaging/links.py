@@ -1,0 +1,115 @@
+"""Short links in message bodies, and the clicks on them."""
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+import regex
+from django.conf import settings
+from django.utils import timezone
+from ua_parser import parse as parse_user_agent
+
+from messaging.models import Click, Message, ShortLink
+
+CODE_ALPHABET = string.ascii_letters + string.digits
+CODE_LENGTH = 8  # 62^8 ≈ 2·10^14 codes: a collision is not a practical concern
+# An http(s) URL runs to the next space or quote; punctuation that ends a sentence
+# is not part of it.
+URL = regex.compile(r"""https?://[^\s<>"'`]+(?<![.,;:!?)\]}])""", regex.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class PlannedLink:
+    code: str
+    long_url: str
+
+    @property
+    def short_url(self) -> str:
+        return f"{settings.PUBLIC_BASE_URL}/s/{self.code}"
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def body_shorten(body: str) -> tuple[str, list[PlannedLink]]:
+    """The body with every http(s) URL replaced by a new short link, and those links."""
+    links: list[PlannedLink] = []
+
+    def replace(match) -> str:
+        link = PlannedLink(code=new_code(), long_url=match.group(0))
+        links.append(link)
+        return link.short_url
+
+    return URL.sub(replace, body), links
+
+
+def links_create(*, message: Message, links: list[PlannedLink], validity_seconds: int) -> None:
+    expires_at = message.created_at + timedelta(seconds=validity_seconds)
+    ShortLink.objects.bulk_create(
+        ShortLink(code=link.code, message=message, long_url=link.long_url, expires_at=expires_at)
+        for link in links
+    )
+
+
+def describe_device(user_agent: str) -> tuple[str, str]:
+    """(device, browser) in the click callback's words: DESKTOP/MOBILE/TABLET/BOT, CHROME…"""
+    if not user_agent:
+        return "UNKNOWN", "UNKNOWN"
+    parsed = parse_user_agent(user_agent)
+    device_family = parsed.device.family if parsed.device else ""
+    os_family = parsed.os.family if parsed.os else ""
+    if device_family == "Spider":
+        device = "BOT"
+    elif "iPad" in device_family or "Tablet" in device_family:
+        device = "TABLET"
+    elif os_family in ("iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS") or (
+        device_family and device_family != "Other"
+    ):
+        device = "MOBILE"
+    else:
+        device = "DESKTOP"
+    browser = parsed.user_agent.family.upper() if parsed.user_agent else "UNKNOWN"
+    return device, browser
+
+
+@cache
+def _geoip_reader():
+    import geoip2.database
+
+    return geoip2.database.Reader(settings.GEOIP_DATABASE)
+
+
+def locate(ip: str | None) -> tuple[str, str]:
+    """(country, city) of an IP address, when a GeoIP database is configured."""
+    if not (ip and settings.GEOIP_DATABASE):
+        return "", ""
+    import geoip2.errors
+
+    try:
+        city = _geoip_reader().city(ip)
+    except (geoip2.errors.AddressNotFoundError, ValueError):
+        return "", ""
+    return city.country.iso_code or "", city.city.name or ""
+
+
+def click_record(
+    *, link: ShortLink, ip: str | None, referrer: str, user_agent: str, now: datetime | None = None
+) -> Click:
+    now = now or timezone.now()
+    sent_at = link.message.sent_at or link.message.created_at
+    device, browser = describe_device(user_agent)
+    country, city = locate(ip)
+    return Click.objects.create(
+        link=link,
+        ip=ip,
+        referrer=referrer[:2000],
+        user_agent=user_agent[:1000],
+        device=device,
+        browser=browser,
+        lag=max(0, int((now - sent_at).total_seconds())),
+        country=country,
+        city=city,
+    )

@@ -1,0 +1,159 @@
+import uuid
+
+from django.db import models
+
+from accounts.models import Account
+from pools.models import Pool
+from virtual_numbers.models import Number
+
+
+class Message(models.Model):
+    """One outbound message: what was sent, from which sender, why, and where it stands."""
+
+    class Status(models.TextChoices):
+        QUEUED = "Queued"
+        SENT = "Sent"
+        DELIVERED = "Delivered"
+        UNDELIVERED = "Undelivered"
+        FAILED = "Failed"
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        MMS = "mms", "MMS"
+
+    class Strategy(models.TextChoices):
+        NUMERIC = "Numeric"
+        ALPHANUMERIC = "Alphanumeric"
+
+    OPTED_OUT = "Opted-out"
+
+    id = models.UUIDField("tracking ID", primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    pool = models.ForeignKey(
+        Pool, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    to = models.CharField(max_length=16)
+    sender = models.CharField(
+        max_length=16, blank=True, help_text="E.164, short code or alphanumeric sender ID."
+    )
+    number = models.ForeignKey(
+        Number,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text="The pool number that sent it, when the sender is a number.",
+    )
+    body = models.TextField()
+    channel = models.CharField(max_length=3, choices=Channel.choices, default=Channel.SMS)
+    strategy = models.CharField(max_length=12, choices=Strategy.choices, default=Strategy.NUMERIC)
+    media_urls = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=11, choices=Status.choices, default=Status.QUEUED)
+    detailed_status = models.CharField(max_length=40, blank=True)
+    body_analysis = models.JSONField(default=dict, help_text="bodyAnalysis as the API shows it.")
+    callback_url = models.URLField(blank=True, help_text="Status notifications go here.")
+    callback_strategy = models.CharField(max_length=12, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="From the request's ttl: still Queued then, it fails."
+    )
+    gateway_message_id = models.CharField(max_length=100, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    rule = models.CharField(max_length=20, help_text="The selection rule that chose the sender.")
+    explanation = models.TextField(help_text="Why this sender: one line per step that mattered.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # GET /sms/my lists an account's messages, newest first.
+            models.Index(fields=["account", "-created_at"], name="messaging_account_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["Queued", "Sent", "Delivered", "Undelivered", "Failed"]
+                ),
+                name="messaging_message_status_valid",
+            ),
+        ]
+
+    FINAL_STATUSES = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED})
+
+    def __str__(self):
+        return f"{self.id} to {self.to}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class StatusEvent(models.Model):
+    """One status a message took, in order: its status history."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="status_events")
+    status = models.CharField(max_length=11, choices=Message.Status.choices)
+    detailed_status = models.CharField(max_length=40, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.message_id}: {self.status}"
+
+
+class ShortLink(models.Model):
+    """A URL of a message body, replaced by /s/<code> on the service's own host."""
+
+    code = models.CharField(max_length=16, unique=True)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="short_links")
+    long_url = models.URLField(max_length=2000)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.code
+
+
+class Click(models.Model):
+    link = models.ForeignKey(ShortLink, on_delete=models.CASCADE, related_name="clicks")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    referrer = models.CharField(max_length=2000, blank=True)
+    user_agent = models.CharField(max_length=1000, blank=True)
+    device = models.CharField(max_length=20, blank=True)
+    browser = models.CharField(max_length=40, blank=True)
+    lag = models.PositiveIntegerField(help_text="Seconds between sending and the click.")
+    country = models.CharField(max_length=2, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.link.code} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class IdempotencyKey(models.Model):
+    """A send request's Idempotency-Key and the first answer to it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Two concurrent requests with one key: the second insert waits for the
+            # first transaction and then fails, so it answers with the first's response.
+            models.UniqueConstraint(
+                fields=["account", "key"], name="messaging_idempotency_key_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return self.key

@@ -1,0 +1,239 @@
+"""The selection service: the one place that picks a sender and writes sticky mappings.
+
+It loads what `pools.selection.decide` needs in a fixed number of queries, and for a
+send applies the decision in the caller's transaction: the mapping, the counters,
+`last_used_at`. The send and preview endpoints, the admin, the commands and the
+inbound handler all come through here.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from pools import selection
+from pools.models import Pool, PoolNumber, StickyMapping
+from pools_project.errors import ServiceError
+from virtual_numbers.models import Number
+from virtual_numbers.phone import parse_e164
+
+REFUSAL_STATUS = {"INVALID_RECIPIENT": 400}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A decision and the recipient it was taken for, in E.164."""
+
+    recipient: str
+    decision: selection.Decision
+
+    @property
+    def number_id(self):
+        decision = self.decision
+        return decision.number.number_id if decision.number and not decision.opted_out else None
+
+
+def recipient_facts(to: str) -> selection.Recipient:
+    try:
+        facts = parse_e164(to)
+    except ServiceError as exc:
+        # A refusal of its own code, not a validation error: `errors` is for those only (SPEC §6).
+        raise ServiceError("INVALID_RECIPIENT", exc.message) from None
+    return selection.Recipient(
+        number=facts.number,
+        country=facts.country,
+        area_code=facts.area_code,
+        location=facts.location,
+        overlay=facts.overlay,
+    )
+
+
+def pool_settings(pool: Pool) -> selection.Settings:
+    return selection.Settings(
+        sticky=pool.sticky,
+        sticky_ttl_days=pool.sticky_ttl_days,
+        geomatch=pool.geomatch,
+        default_country=pool.default_country,
+        priority_countries=tuple(pool.priority_countries),
+        allowed_countries=tuple(pool.allowed_countries),
+        alphanumeric_sender_id=pool.alphanumeric_sender_id,
+        alphanumeric_sender_ids=dict(pool.alphanumeric_sender_ids),
+        fallback=pool.fallback,
+        weights=dict(pool.weights),
+        skip_unhealthy=pool.skip_unhealthy,
+        opt_out_scope=pool.opt_out_scope,
+        overrides=tuple(pool.overrides),
+    )
+
+
+def candidate(pool_number: PoolNumber) -> selection.Candidate:
+    number = pool_number.number
+    return selection.Candidate(
+        id=pool_number.pk,
+        number=number.number,
+        type=number.type,
+        country=number.country,
+        area_code=number.area_code,
+        location=number.location,
+        sms=number.sms_capable,
+        mms=number.mms_capable,
+        healthy=number.healthy,
+        mapping_count=pool_number.mapping_count,
+        assignment_count=pool_number.assignment_count,
+        last_used_at=number.last_used_at,
+        number_id=number.pk,
+    )
+
+
+class _ChoiceNeedsLock(Exception):
+    """Raised by the candidate loader on the unlocked first try: this is not a sticky hit."""
+
+
+def _decide(pool, request, *, locked: bool):
+    mapping_row = (
+        StickyMapping.objects.filter(pool=pool, recipient=request.recipient.number)
+        .select_related("pool_number__number")
+        .first()
+    )
+    mapping = (
+        selection.Mapping(candidate(mapping_row.pool_number), mapping_row.last_used_at)
+        if mapping_row
+        else None
+    )
+
+    def candidates():
+        if not locked:
+            raise _ChoiceNeedsLock
+        return [
+            candidate(pn) for pn in PoolNumber.objects.filter(pool=pool).select_related("number")
+        ]
+
+    try:
+        return selection.decide(pool_settings(pool), request, mapping, candidates), mapping_row
+    except selection.Refusal as refusal:
+        raise ServiceError(
+            refusal.code,
+            refusal.message,
+            status=REFUSAL_STATUS.get(refusal.code, 422),
+            details={"explanation": "\n".join(refusal.explanation)},
+        ) from None
+
+
+def _request(to, channel, strategy, now) -> selection.Request:
+    return selection.Request(
+        recipient=recipient_facts(to), now=now or timezone.now(), channel=channel, strategy=strategy
+    )
+
+
+def sender_preview(
+    *, pool: Pool, to: str, channel: str = "sms", strategy: str = "Numeric", now=None
+) -> Selection:
+    """The decision a send would take now. Writes nothing."""
+    request = _request(to, channel, strategy, now)
+    decision, _ = _decide(pool, request, locked=True)
+    return Selection(request.recipient.number, decision)
+
+
+def sender_select(
+    *, pool: Pool, to: str, channel: str = "sms", strategy: str = "Numeric", now=None
+) -> Selection:
+    """Decide and record: the mapping, the number's counters. Runs in the caller's transaction."""
+    request = _request(to, channel, strategy, now)
+    with transaction.atomic():
+        try:
+            decision, mapping_row = _decide(pool, request, locked=False)
+            if not decision.reuse_mapping or _touch(mapping_row, request.now):
+                return _record_use(request, decision)
+        except _ChoiceNeedsLock:
+            pass
+        # Choosing among numbers reads counters that parallel sends change, and two
+        # first messages to one recipient must not both create a mapping: new
+        # assignments in a pool take its row lock, then decide on what is committed,
+        # settings included (turning sticky off since the caller loaded it clears them).
+        # NO KEY: a plain FOR UPDATE would also block the foreign-key checks of every
+        # insert that points at the pool (a sticky hit's message), and deadlock with it.
+        pool = Pool.objects.select_for_update(no_key=True).filter(pk=pool.pk).first()
+        if pool is None:
+            raise ServiceError("POOL_NOT_FOUND", "The pool was deleted meanwhile.", status=404)
+        decision, mapping_row = _decide(pool, request, locked=True)
+        _apply(pool, request, decision, mapping_row)
+        return _record_use(request, decision)
+
+
+def _touch(mapping_row: StickyMapping, now: datetime) -> bool:
+    """Slide the mapping's expiry; False if it was deleted meanwhile."""
+    return StickyMapping.objects.filter(pk=mapping_row.pk).update(last_used_at=now) == 1
+
+
+def _apply(pool, request, decision: selection.Decision, mapping_row) -> None:
+    if decision.drop_mapping and mapping_row is not None:
+        _mapping_delete(mapping_row)
+    if decision.reuse_mapping:
+        _touch(mapping_row, request.now)
+    if decision.create_mapping:
+        StickyMapping.objects.create(
+            pool=pool,
+            pool_number_id=decision.number.id,
+            recipient=request.recipient.number,
+            last_used_at=request.now,
+        )
+    if decision.new_assignment:
+        PoolNumber.objects.filter(pk=decision.number.id).update(
+            assignment_count=F("assignment_count") + 1,
+            mapping_count=F("mapping_count") + int(decision.create_mapping),
+        )
+
+
+def _mapping_delete(mapping_row: StickyMapping) -> None:
+    if StickyMapping.objects.filter(pk=mapping_row.pk).delete()[0]:
+        PoolNumber.objects.filter(pk=mapping_row.pool_number_id).update(
+            mapping_count=F("mapping_count") - 1
+        )
+
+
+def _record_use(request: selection.Request, decision: selection.Decision) -> Selection:
+    chosen = Selection(request.recipient.number, decision)
+    if chosen.number_id is not None:
+        Number.objects.filter(pk=chosen.number_id).update(
+            last_used_at=request.now, messages_sent=F("messages_sent") + 1
+        )
+    return chosen
+
+
+def mappings_purge_expired(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Delete the mappings unused for their pool's TTL, a batch per transaction."""
+    now = now or timezone.now()
+    purged = 0
+    ttls = (
+        Pool.objects.filter(sticky_ttl_days__gt=0)
+        .order_by()
+        .values_list("sticky_ttl_days", flat=True)
+        .distinct()
+    )
+    for ttl in ttls:
+        cutoff = now - timedelta(days=ttl)
+        while batch := _purge_batch(ttl, cutoff, batch_size):
+            purged += batch
+    return purged
+
+
+@transaction.atomic
+def _purge_batch(ttl: int, cutoff: datetime, batch_size: int) -> int:
+    # Locked, so a send that is sliding one of these mappings' expiry right now
+    # either commits first (and the row no longer matches) or waits for the purge.
+    expired = list(
+        StickyMapping.objects.filter(pool__sticky_ttl_days=ttl, last_used_at__lte=cutoff)
+        .select_for_update(of=("self",))
+        .values_list("pk", "pool_number_id")[:batch_size]
+    )
+    if not expired:
+        return 0
+    StickyMapping.objects.filter(pk__in=[pk for pk, _ in expired]).delete()
+    for pool_number_id, count in Counter(pn for _, pn in expired).items():
+        PoolNumber.objects.filter(pk=pool_number_id).update(
+            mapping_count=F("mapping_count") - count
+        )
+    return len(expired)

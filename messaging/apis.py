@@ -1,27 +1,142 @@
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from messaging import services
-from messaging.serializers import MessageSerializer, SendSerializer
+from messaging.carriers import carrier_payload
+from messaging.filters import MessageFilter
+from messaging.idempotency import idempotent_response, request_fingerprint
+from messaging.lifecycle import message_report_status
+from messaging.models import Click, Message, StatusEvent
+from messaging.serializers import (
+    ClickSerializer,
+    MessageSerializer,
+    SendSerializer,
+    StatusReportSerializer,
+)
 from pools.apis import pool_or_404
+from pools_project.api import get_or_404
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="A retried request with the same key returns the first response.",
+)
+
+
+def account_messages(request):
+    return Message.objects.filter(account=request.user).select_related("pool")
+
+
+def message_or_404(request, tracking_id, queryset=None) -> Message:
+    return get_or_404(
+        queryset if queryset is not None else account_messages(request),
+        "MESSAGE_NOT_FOUND",
+        "No such message in this account.",
+        pk=tracking_id,
+    )
 
 
 class MessageSendApi(generics.GenericAPIView):
     serializer_class = SendSerializer
 
-    @extend_schema(request=SendSerializer, responses=MessageSerializer)
+    @extend_schema(
+        request=SendSerializer, responses=MessageSerializer, parameters=[IDEMPOTENCY_KEY]
+    )
     def post(self, request, pool_id):
         """Send one message through the pool: the pool picks the sender."""
         pool = pool_or_404(request, pool_id)
         serializer = SendSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        message = services.message_send(
-            pool=pool,
-            to=data["to"],
-            body=data["body"],
-            strategy=data["poolStrategy"],
-            media_urls=data["mediaUrls"],
+
+        def send() -> dict:
+            shortener = data.get("urlShortener")
+            message = services.message_send(
+                pool=pool,
+                to=data["to"],
+                body=data["body"],
+                strategy=data["poolStrategy"],
+                media_urls=data["mediaUrls"],
+                callback=data.get("callback"),
+                url_validity=(
+                    shortener.get("urlValidity", settings.SHORT_LINK_DEFAULT_VALIDITY)
+                    if shortener is not None
+                    else None
+                ),
+                transcode=data["transcode"],
+                ttl=data.get("ttl"),
+            )
+            return MessageSerializer(message).data
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            return Response(send())
+        fingerprint = request_fingerprint(str(pool.pk), request.data)
+        return Response(
+            idempotent_response(
+                account=request.user, key=key, fingerprint=fingerprint, produce=send
+            )
         )
-        return Response(MessageSerializer(message).data)
+
+
+class MessageListApi(generics.ListAPIView):
+    serializer_class = MessageSerializer
+    filterset_class = MessageFilter
+
+    def get_queryset(self):
+        return (
+            account_messages(self.request)
+            .prefetch_related("short_links")
+            .order_by("-created_at", "-pk")
+        )
+
+
+class MessageDetailApi(generics.GenericAPIView):
+    serializer_class = MessageSerializer
+
+    def get(self, request, tracking_id):
+        queryset = account_messages(request).prefetch_related(
+            "short_links",
+            Prefetch("status_events", StatusEvent.objects.order_by("created_at", "pk")),
+        )
+        message = message_or_404(request, tracking_id, queryset)
+        return Response(MessageSerializer(message, history=True).data)
+
+
+class MessageClicksApi(generics.ListAPIView):
+    serializer_class = ClickSerializer
+
+    def get_queryset(self):
+        message = message_or_404(self.request, self.kwargs["tracking_id"])
+        return (
+            Click.objects.filter(link__message=message)
+            .select_related("link__message")
+            .order_by("created_at", "pk")
+        )
+
+
+class StatusWebhookApi(generics.GenericAPIView):
+    """Carriers' delivery reports, signed per Standard Webhooks with the carrier secret."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    serializer_class = StatusReportSerializer
+
+    @extend_schema(request=StatusReportSerializer, responses=MessageSerializer)
+    def post(self, request):
+        serializer = StatusReportSerializer(data=carrier_payload(request))
+        serializer.is_valid(raise_exception=True)
+        report = serializer.validated_data
+        message = message_or_404(request, report["trackingId"], Message.objects.all())
+        message_report_status(
+            message=message,
+            status=report["status"],
+            detailed_status=report["detailedStatus"],
+            error_code=report["errorCode"],
+        )
+        return Response({"trackingId": str(message.pk), "status": message.status})

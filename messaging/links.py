@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from ua_parser import parse as parse_user_agent
 
-from messaging.models import Click, Message, ShortLink
+from messaging.models import Click, Message, ShortLink, short_url
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 8  # 62^8 ≈ 2·10^14 codes: a collision is not a practical concern
@@ -27,7 +27,7 @@ class PlannedLink:
 
     @property
     def short_url(self) -> str:
-        return f"{settings.PUBLIC_BASE_URL}/s/{self.code}"
+        return short_url(self.code)
 
 
 def new_code() -> str:

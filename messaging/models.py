@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 from accounts.models import Account
@@ -53,6 +54,9 @@ class Message(models.Model):
     body_analysis = models.JSONField(default=dict, help_text="bodyAnalysis as the API shows it.")
     callback_url = models.URLField(blank=True, help_text="Status notifications go here.")
     callback_strategy = models.CharField(max_length=12, blank=True)
+    url_validity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds its short links live; empty: none requested."
+    )
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="From the request's ttl: still Queued then, it fails."
     )
@@ -88,6 +92,12 @@ class Message(models.Model):
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
 
+    @property
+    def ttl(self) -> int | None:
+        if self.expires_at is None:
+            return None
+        return round((self.expires_at - self.created_at).total_seconds())
+
 
 class StatusEvent(models.Model):
     """One status a message took, in order: its status history."""
@@ -105,6 +115,10 @@ class StatusEvent(models.Model):
         return f"{self.message_id}: {self.status}"
 
 
+def short_url(code: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/s/{code}"
+
+
 class ShortLink(models.Model):
     """A URL of a message body, replaced by /s/<code> on the service's own host."""
 
@@ -116,6 +130,10 @@ class ShortLink(models.Model):
 
     def __str__(self):
         return self.code
+
+    @property
+    def short_url(self) -> str:
+        return short_url(self.code)
 
 
 class Click(models.Model):

@@ -1,14 +1,17 @@
 from rest_framework import serializers
 
 from messaging.models import Message
-from pools.serializers import PoolSettingsSerializer
+from pools.serializers import CallbackSerializer, PoolSettingsSerializer
 from pools.validators import validate_http_url
-from pools_project.api import django_validator
+from pools_project.api import StrictInputMixin, django_validator
 
 MAX_MEDIA_URLS = 10
+MAX_TTL = 7 * 24 * 3600
+
+timestamp = serializers.DateTimeField().to_representation
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(StrictInputMixin, serializers.Serializer):
     """Who a message to `to` would come from: the part of a send that selection reads."""
 
     to = serializers.CharField()
@@ -23,32 +26,105 @@ class PreviewSerializer(serializers.Serializer):
     )
 
 
+class UrlShortenerSerializer(StrictInputMixin, serializers.Serializer):
+    urlValidity = serializers.IntegerField(required=False, min_value=1, max_value=365 * 24 * 3600)
+
+
 class SendSerializer(PreviewSerializer):
     body = serializers.CharField(trim_whitespace=False)
+    callback = CallbackSerializer(required=False)
+    urlShortener = UrlShortenerSerializer(required=False)
+    transcode = serializers.BooleanField(required=False, allow_null=True, default=None)
+    ttl = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TTL)
 
 
-def sender_for_api(sender: str) -> str:
+def sender_for_api(sender: str) -> str | None:
     """`from` is written without the `+` (Routee)."""
-    return sender.removeprefix("+")
+    return sender.removeprefix("+") or None
 
 
 class MessageSerializer(serializers.Serializer):
-    """A message as the send endpoint answers it (SPEC §6)."""
+    """A message as the send endpoint and GET /sms/my answer it (SPEC §6)."""
+
+    def __init__(self, *args, history: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.history = history
 
     def to_representation(self, message: Message) -> dict:
         pool = message.pool
-        return {
+        data = {
             "trackingId": str(message.id),
             "status": message.status,
             "detailedStatus": message.detailed_status or None,
-            "createdAt": serializers.DateTimeField().to_representation(message.created_at),
+            "createdAt": timestamp(message.created_at),
+            "updatedAt": timestamp(message.updated_at),
             "poolId": str(pool.id) if pool else None,
             "poolName": pool.name if pool else None,
             "poolStrategy": message.strategy,
             "smsSettings": PoolSettingsSerializer(pool).data if pool else None,
             "to": message.to,
-            "from": sender_for_api(message.sender) or None,
+            "from": sender_for_api(message.sender),
             "body": message.body,
+            "channel": message.channel,
             "mediaUrls": message.media_urls,
+            "bodyAnalysis": message.body_analysis,
+            "callback": (
+                {"url": message.callback_url, "strategy": message.callback_strategy}
+                if message.callback_url
+                else None
+            ),
+            "ttl": message.ttl,
             "selection": {"rule": message.rule, "explanation": message.explanation},
         }
+        if message.url_validity is not None:
+            data["urlShortener"] = {
+                "urlValidity": message.url_validity,
+                "urls": [
+                    {"longUrl": link.long_url, "shortUrl": link.short_url}
+                    for link in message.short_links.all()
+                ],
+            }
+        if self.history:
+            data["statusHistory"] = [
+                {
+                    "status": event.status,
+                    "detailedStatus": event.detailed_status or None,
+                    "errorCode": event.error_code or None,
+                    "date": timestamp(event.created_at),
+                }
+                for event in message.status_events.all()
+            ]
+        return data
+
+
+class ClickSerializer(serializers.Serializer):
+    """A click, in the shape of Routee's click notification."""
+
+    def to_representation(self, click) -> dict:
+        link = click.link
+        return {
+            "shortUrl": link.short_url,
+            "longUrl": link.long_url,
+            "tags": {"to": link.message.to, "trackingId": str(link.message_id)},
+            "timestamp": timestamp(click.created_at),
+            "ip": click.ip,
+            "country": click.country or None,
+            "city": click.city or None,
+            "referrer": click.referrer or "UNKNOWN",
+            "device": click.device,
+            "browser": click.browser,
+            "lag": click.lag,
+        }
+
+
+class StatusReportSerializer(StrictInputMixin, serializers.Serializer):
+    """A carrier's delivery report."""
+
+    trackingId = serializers.UUIDField()
+    status = serializers.ChoiceField(
+        choices=[s for s in Message.Status.values if s != Message.Status.QUEUED]
+    )
+    detailedStatus = serializers.CharField(
+        required=False, default="", allow_blank=True, max_length=40
+    )
+    errorCode = serializers.CharField(required=False, default="", allow_blank=True, max_length=40)

@@ -1,11 +1,12 @@
 import django_filters
 
 from pools.models import StickyMapping
+from pools_project.api import PhoneNumberFilter
 
 
 class MappingFilter(django_filters.FilterSet):
-    recipient = django_filters.CharFilter()
-    number = django_filters.CharFilter(field_name="pool_number__number__number")
+    recipient = PhoneNumberFilter()
+    number = PhoneNumberFilter(field_name="pool_number__number__number")
 
     class Meta:
         model = StickyMapping

@@ -1,5 +1,6 @@
 """What every API view shares: the error shape and pagination."""
 
+import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -119,3 +120,15 @@ def get_or_404(queryset, code: str, message: str, **lookup):
         return queryset.get(**lookup)
     except (queryset.model.DoesNotExist, DjangoValidationError, ValueError):
         raise ServiceError(code, message, status=404) from None
+
+
+class PhoneNumberFilter(django_filters.CharFilter):
+    """Matches a number written with or without its `+` — also an unencoded `+` in a
+    query string, which arrives as a space."""
+
+    def filter(self, qs, value):
+        value = (value or "").strip()
+        digits = value.removeprefix("+")
+        if digits.isdigit():
+            return qs.filter(**{f"{self.field_name}__in": [digits, f"+{digits}"]})
+        return super().filter(qs, value)

@@ -3,6 +3,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from messaging.apis import StatusWebhookApi
+from messaging.views import short_link_redirect
+
 # The schema and its docs are public: no key needed, and a stale key does not lock them.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
@@ -13,4 +16,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", **PUBLIC), name="api-redoc"),
     path("numbers/", include("virtual_numbers.urls")),
     path("pools/", include("pools.urls")),
+    path("sms/", include("messaging.urls")),
+    path("webhooks/status", StatusWebhookApi.as_view(), name="webhook-status"),
+    path("s/<str:code>", short_link_redirect, name="short-link"),
 ]

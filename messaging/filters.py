@@ -1,0 +1,20 @@
+import django_filters
+
+from messaging.models import Message
+from pools_project.api import PhoneNumberFilter
+
+
+class MessageFilter(django_filters.FilterSet):
+    poolId = django_filters.UUIDFilter(field_name="pool_id")
+    to = PhoneNumberFilter()
+    status = django_filters.ChoiceFilter(choices=Message.Status.choices)
+    createdAfter = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    createdBefore = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Message
+        fields = []
+
+
+# `from` is a Python keyword, so it cannot be declared as a class attribute.
+MessageFilter.base_filters["from"] = PhoneNumberFilter(field_name="sender")

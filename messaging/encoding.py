@@ -142,10 +142,11 @@ def segment(body: str) -> tuple[bool, list[str]]:
 def transcode(body: str) -> str | None:
     """The body with look-alikes replaced, if that makes all of it GSM-7; else None.
 
-    Characters GSM-7 has already (é, ü, ñ, …) are never touched.
+    Characters GSM-7 has already (é, ü, ñ, …) are never touched. A body of invisible
+    characters only is not transcoded: removing them would leave nothing to send.
     """
     result = "".join(char if is_gsm(char) else LOOKALIKES.get(char, char) for char in body)
-    return result if all(is_gsm(char) for char in result) else None
+    return result if result and all(is_gsm(char) for char in result) else None
 
 
 def analyse(body: str, *, transcoding: bool = False) -> BodyAnalysis:

@@ -18,6 +18,7 @@ CODE_LENGTH = 8  # 62^8 ≈ 2·10^14 codes: a collision is not a practical conce
 # An http(s) URL runs to the next space or quote; punctuation that ends a sentence
 # is not part of it.
 URL = regex.compile(r"""https?://[^\s<>"'`]+(?<![.,;:!?)\]}])""", regex.IGNORECASE)
+LONG_URL_MAX_LENGTH = ShortLink._meta.get_field("long_url").max_length
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ def body_shorten(body: str) -> tuple[str, list[PlannedLink]]:
     links: list[PlannedLink] = []
 
     def replace(match) -> str:
+        if len(match.group(0)) > LONG_URL_MAX_LENGTH:
+            return match.group(0)  # cannot be stored; left as is, the body counts it whole
         link = PlannedLink(code=new_code(), long_url=match.group(0))
         links.append(link)
         return link.short_url
@@ -60,13 +63,16 @@ def describe_device(user_agent: str) -> tuple[str, str]:
         return "UNKNOWN", "UNKNOWN"
     parsed = parse_user_agent(user_agent)
     device_family = parsed.device.family if parsed.device else ""
+    # ua-parser brands an Android device without "Mobile" in its UA Generic_Android_Tablet.
+    device_brand = (parsed.device.brand or "") if parsed.device else ""
     os_family = parsed.os.family if parsed.os else ""
     if device_family == "Spider":
         device = "BOT"
-    elif "iPad" in device_family or "Tablet" in device_family:
+    elif "iPad" in device_family or "Tablet" in device_family or "Tablet" in device_brand:
         device = "TABLET"
     elif os_family in ("iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS") or (
-        device_family and device_family != "Other"
+        # ua-parser names Macs as a device too; a Mac is a desktop.
+        device_family not in ("", "Other", "Mac")
     ):
         device = "MOBILE"
     else:

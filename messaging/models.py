@@ -175,3 +175,42 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class Notification(models.Model):
+    """An HTTP notification to one of the account's URLs: stored before it is sent, so a
+    restart loses nothing; delivered (signed, retried) by the background workers."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Message status"
+        INBOUND = "inbound", "Inbound message"
+        CLICK = "click", "Short-link click"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notifications")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    kind = models.CharField(max_length=7, choices=Kind.choices)
+    url = models.URLField(max_length=2000)
+    payload = models.JSONField()
+    state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The retry sweep: pending notifications whose next attempt is due.
+            models.Index(fields=["state", "next_attempt_at"], name="messaging_notification_due"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.url}"

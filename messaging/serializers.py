@@ -1,3 +1,4 @@
+from django.utils import timezone
 from rest_framework import serializers
 
 from messaging.models import Message
@@ -36,6 +37,14 @@ class SendSerializer(PreviewSerializer):
     urlShortener = UrlShortenerSerializer(required=False)
     transcode = serializers.BooleanField(required=False, allow_null=True, default=None)
     ttl = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TTL)
+
+    def validate_callback(self, callback: dict) -> dict:
+        # The pool's callback is checked against its column by the model; this one
+        # goes straight into the message's.
+        limit = Message._meta.get_field("callback_url").max_length
+        if len(callback["url"]) > limit:
+            raise serializers.ValidationError({"url": [f"At most {limit} characters."]})
+        return callback
 
 
 def sender_for_api(sender: str) -> str | None:
@@ -107,6 +116,7 @@ class ClickSerializer(serializers.Serializer):
             "longUrl": link.long_url,
             "tags": {"to": link.message.to, "trackingId": str(link.message_id)},
             "timestamp": timestamp(click.created_at),
+            "dateTime": timezone.localtime(click.created_at).isoformat(),
             "ip": click.ip,
             "country": click.country or None,
             "city": click.city or None,

@@ -8,7 +8,7 @@ from messaging import encoding
 from messaging.lifecycle import status_event_record
 from messaging.links import body_shorten, links_create
 from messaging.models import Message
-from messaging.tasks import dispatch_message
+from messaging.tasks import dispatch_after_commit
 from pools.models import Pool
 from pools.sender import sender_select
 from pools_project.errors import ServiceError
@@ -88,6 +88,5 @@ def message_send(
     status_event_record(message=message, detailed_status=message.detailed_status)
     links_create(message=message, links=links, validity_seconds=url_validity or 0)
     if not decision.opted_out:
-        # After commit: a worker must find the message, and a rolled-back send sends nothing.
-        transaction.on_commit(lambda: dispatch_message.delay(str(message.id)), robust=True)
+        dispatch_after_commit(message)
     return message

@@ -180,6 +180,10 @@ def decide(
             trail.lines,
         )
 
+    if request.opted_out_everywhere:
+        # STOPALL: whatever the scope, no sender of the account, not even a name.
+        trail("Opt-out: the recipient opted out of every number of the account; nothing is sent.")
+        return Decision("", "number", Rule.POOL, tuple(trail.lines), opted_out=True)
     if settings.opt_out_scope == "pool" and _opted_out_of_pool(request, candidates):
         trail("Opt-out (scope pool): the recipient opted out of this pool; nothing is sent.")
         return Decision("", "number", Rule.POOL, tuple(trail.lines), opted_out=True)
@@ -217,8 +221,6 @@ def decide(
 
 
 def _opted_out_of_pool(request, candidates) -> bool:
-    if request.opted_out_everywhere:
-        return True
     if not request.opted_out_numbers:
         return False
     pool_numbers = {c.number for c in candidates()}

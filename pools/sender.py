@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from optout.selectors import recipient_optouts
 from pools import selection
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools_project.errors import ServiceError
@@ -122,9 +123,18 @@ def _decide(pool, request, *, locked: bool):
         ) from None
 
 
-def _request(to, channel, strategy, now) -> selection.Request:
+def _request(pool, to, channel, strategy, now) -> selection.Request:
+    recipient = recipient_facts(to)
+    opted_out_numbers, opted_out_everywhere = recipient_optouts(
+        account_id=pool.account_id, recipient=recipient.number
+    )
     return selection.Request(
-        recipient=recipient_facts(to), now=now or timezone.now(), channel=channel, strategy=strategy
+        recipient=recipient,
+        now=now or timezone.now(),
+        channel=channel,
+        strategy=strategy,
+        opted_out_numbers=opted_out_numbers,
+        opted_out_everywhere=opted_out_everywhere,
     )
 
 
@@ -132,7 +142,7 @@ def sender_preview(
     *, pool: Pool, to: str, channel: str = "sms", strategy: str = "Numeric", now=None
 ) -> Selection:
     """The decision a send would take now. Writes nothing."""
-    request = _request(to, channel, strategy, now)
+    request = _request(pool, to, channel, strategy, now)
     decision, _ = _decide(pool, request, locked=True)
     return Selection(request.recipient.number, decision)
 
@@ -141,7 +151,7 @@ def sender_select(
     *, pool: Pool, to: str, channel: str = "sms", strategy: str = "Numeric", now=None
 ) -> Selection:
     """Decide and record: the mapping, the number's counters. Runs in the caller's transaction."""
-    request = _request(to, channel, strategy, now)
+    request = _request(pool, to, channel, strategy, now)
     with transaction.atomic():
         try:
             decision, mapping_row = _decide(pool, request, locked=False)
@@ -237,3 +247,28 @@ def _purge_batch(ttl: int, cutoff: datetime, batch_size: int) -> int:
             mapping_count=F("mapping_count") - count
         )
     return len(expired)
+
+
+@transaction.atomic
+def mapping_engage(*, pool: Pool, recipient: str, pool_number: PoolNumber, now=None) -> None:
+    """A person wrote to a pool number: in a sticky pool, that number becomes (or stays)
+    their sender (Vonage: once a conversation is engaged, it stays on one number)."""
+    # The pool lock, as for any new assignment: a send choosing for this person
+    # at the same moment must see this mapping, or be seen by it.
+    pool = Pool.objects.select_for_update(no_key=True).filter(pk=pool.pk).first()
+    if (
+        pool is None
+        or not pool_settings(pool).for_destination(recipient_facts(recipient).country, "sms").sticky
+    ):
+        return
+    now = now or timezone.now()
+    mapping = StickyMapping.objects.filter(pool=pool, recipient=recipient).first()
+    if mapping is not None and mapping.pool_number_id == pool_number.pk:
+        _touch(mapping, now)
+        return
+    if mapping is not None:
+        _mapping_delete(mapping)
+    StickyMapping.objects.create(
+        pool=pool, pool_number=pool_number, recipient=recipient, last_used_at=now
+    )
+    PoolNumber.objects.filter(pk=pool_number.pk).update(mapping_count=F("mapping_count") + 1)

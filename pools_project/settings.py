@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "virtual_numbers",
     "pools",
     "messaging",
+    "optout",
 ]
 
 MIDDLEWARE = [

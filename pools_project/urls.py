@@ -5,6 +5,7 @@ from rest_framework.permissions import AllowAny
 
 from messaging.apis import StatusWebhookApi
 from messaging.views import short_link_redirect
+from optout.apis import InboundWebhookApi
 
 # The schema and its docs are public: no key needed, and a stale key does not lock them.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
@@ -17,6 +18,8 @@ urlpatterns = [
     path("numbers/", include("virtual_numbers.urls")),
     path("pools/", include("pools.urls")),
     path("sms/", include("messaging.urls")),
+    path("optouts/", include("optout.urls")),
     path("webhooks/status", StatusWebhookApi.as_view(), name="webhook-status"),
+    path("webhooks/inbound", InboundWebhookApi.as_view(), name="webhook-inbound"),
     path("s/<str:code>", short_link_redirect, name="short-link"),
 ]

@@ -273,6 +273,22 @@ def test_number_scope_opt_out_everywhere_stops_every_number():
     assert not decision.new_assignment
 
 
+@pytest.mark.parametrize("scope", ["pool", "number"])
+def test_stopall_also_silences_the_alphanumeric_sender(scope):
+    settings = Settings(opt_out_scope=scope, alphanumeric_sender_id="ACME")
+
+    decision = choose(
+        settings,
+        TO_FRANCE,
+        [number(FRANCE)],
+        strategy=Strategy.ALPHANUMERIC,
+        opted_out_everywhere=True,
+    )
+
+    assert decision.opted_out
+    assert not decision.sender
+
+
 # --- Alphanumeric strategy --------------------------------------------------------------
 
 
@@ -1189,16 +1205,15 @@ def test_sender_is_always_an_eligible_pool_number_an_alphanumeric_sender_or_a_re
     effective = settings.for_destination(request.recipient.country, request.channel)
     country = request.recipient.country
 
-    opted_out_of_pool = request.opted_out_everywhere or request.opted_out_numbers & {
-        c.number for c in pool
-    }
+    opted_out_of_pool = request.opted_out_numbers & {c.number for c in pool}
 
     result = outcome(*situation)
 
     if settings.allowed_countries and country not in settings.allowed_countries:
         assert isinstance(result, Refusal) and result.code == "COUNTRY_NOT_ALLOWED"
         return
-    if settings.opt_out_scope == "pool" and opted_out_of_pool:
+    # STOPALL blocks whatever the scope; scope pool also blocks on any of its numbers.
+    if request.opted_out_everywhere or (settings.opt_out_scope == "pool" and opted_out_of_pool):
         assert isinstance(result, Decision) and result.opted_out and not result.sender
         assert not (result.create_mapping or result.reuse_mapping or result.drop_mapping)
         return
@@ -1314,15 +1329,16 @@ def test_live_mapping_to_an_eligible_number_always_wins(pool, settings, data):
     )
     ttl = settings.sticky_ttl_days
     age = data.draw(st.integers(0, ttl * 24 * 60 - 1 if ttl else 10**7), label="minutes unused")
-    opted_out_of_pool = request.opted_out_everywhere or request.opted_out_numbers
-    assume(settings.opt_out_scope == "number" or not opted_out_of_pool)
+    # STOPALL blocks before any mapping is read, whatever the scope.
+    assume(not request.opted_out_everywhere)
+    assume(settings.opt_out_scope == "number" or not request.opted_out_numbers)
 
     decision = decide(
         settings, request, Mapping(mapped, NOW - timedelta(minutes=age)), lambda: pool
     )
 
     assert (decision.rule, decision.sender) == (Rule.STICKY, mapped.number)
-    opted_out = request.opted_out_everywhere or mapped.number in request.opted_out_numbers
+    opted_out = mapped.number in request.opted_out_numbers
     assert decision.opted_out == opted_out
     assert decision.reuse_mapping == (not opted_out)
     assert not (decision.create_mapping or decision.drop_mapping or decision.new_assignment)

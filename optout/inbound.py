@@ -1,0 +1,166 @@
+"""What happens when a person writes to one of the service's numbers (SPEC §3)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from messaging.models import Message, Notification
+from messaging.notifications import notification_record
+from messaging.replies import message_send_reply
+from optout.models import InboundMessage, Keyword
+from optout.selectors import recipient_optouts
+from optout.services import ACCOUNT_WIDE, keyword_match, optout_record, optout_remove
+from pools.models import DEFAULT_HELP_REPLY, DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, Pool
+from pools.sender import mapping_engage
+from pools_project.errors import ServiceError
+from virtual_numbers.models import Number
+from virtual_numbers.phone import parse_e164
+
+REPLIES = {
+    Keyword.Action.OPTOUT: ("opt_out_reply", DEFAULT_OPT_OUT_REPLY),
+    Keyword.Action.OPTIN: ("opt_in_reply", DEFAULT_OPT_IN_REPLY),
+    Keyword.Action.HELP: ("help_reply", DEFAULT_HELP_REPLY),
+}
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    action: str | None
+    auto_reply: Message | None = None
+    duplicate: bool = False
+
+
+def _sender_facts(sender: str):
+    try:
+        return parse_e164(sender)
+    except ServiceError as exc:
+        raise ServiceError(
+            "VALIDATION_ERROR", exc.message, errors={"from": [exc.message]}
+        ) from None
+
+
+def _our_number(to: str, sender_country: str) -> Number | None:
+    """The number written to: E.164, or a short code of the sender's country."""
+    to = (to or "").strip()
+    if to.startswith("+"):
+        try:
+            to = parse_e164(to).number
+        except ServiceError:
+            return None
+        numbers = Number.objects.filter(number=to)
+    else:
+        numbers = Number.objects.filter(
+            number=to, type=Number.Type.SHORTCODE, country=sender_country
+        )
+    return numbers.select_related("account", "pool_number__pool").first()
+
+
+def inbound_receive(
+    *, message_id: str, sender: str, to: str, body: str, received_at: datetime | None = None
+) -> InboundResult:
+    """Record, act on keywords, reply, keep the conversation on its number, forward.
+
+    A message to a number the service does not know is acknowledged and changes
+    nothing; a carrier's retry of a message already received is processed once.
+    """
+    facts = _sender_facts(sender)
+    number = _our_number(to, facts.country)
+    if number is None:
+        return InboundResult(action=None)
+    pool_number = getattr(number, "pool_number", None)
+    pool = pool_number.pool if pool_number else None
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                inbound = InboundMessage.objects.create(
+                    account=number.account,
+                    carrier_message_id=message_id,
+                    sender=facts.number,
+                    to=number.number,
+                    number=number,
+                    pool=pool,
+                    body=body,
+                    received_at=received_at or timezone.now(),
+                )
+        except IntegrityError:
+            # A retry: the first delivery of this message id did all the work.
+            first = InboundMessage.objects.select_related("auto_reply").get(
+                carrier_message_id=message_id
+            )
+            return InboundResult(first.action or None, first.auto_reply, duplicate=True)
+        keyword = keyword_match(account=number.account, body=body, country=facts.country)
+        reply = _act(keyword, inbound, number, pool) if keyword else None
+        if pool_number is not None and (keyword is None or keyword.action != Keyword.Action.OPTOUT):
+            mapping_engage(pool=pool, recipient=facts.number, pool_number=pool_number)
+        inbound.action = keyword.action if keyword else ""
+        inbound.auto_reply = reply
+        inbound.save(update_fields=["action", "auto_reply"])
+        if pool is not None and pool.inbound_sms_callback_url:
+            _forward(inbound, pool)
+    return InboundResult(inbound.action or None, reply)
+
+
+def _act(keyword: Keyword, inbound: InboundMessage, number: Number, pool: Pool | None):
+    account, recipient = number.account, inbound.sender
+    if keyword.action == Keyword.Action.OPTOUT:
+        stopped = ACCOUNT_WIDE if keyword.account_wide else number.number
+        new = optout_record(
+            account=account, recipient=recipient, number=stopped, keyword=keyword.word
+        )
+        # One confirmation only (FCC): a repeated STOP is not answered again.
+        return _reply(keyword, inbound, number, pool) if new else None
+    if keyword.action == Keyword.Action.OPTIN:
+        optout_remove(
+            account=account,
+            recipient=recipient,
+            numbers=_numbers_in_scope(number, pool) | {ACCOUNT_WIDE},
+            keyword=keyword.word,
+        )
+        return _reply(keyword, inbound, number, pool)
+    if _opted_out(recipient, number, pool):
+        return None  # HELP is never answered to a person who said STOP
+    return _reply(keyword, inbound, number, pool)
+
+
+def _numbers_in_scope(number: Number, pool: Pool | None) -> set[str]:
+    """The numbers a STOP to `number` covers: the whole pool with scope `pool`."""
+    if pool is None or pool.opt_out_scope == Pool.OptOutScope.NUMBER:
+        return {number.number}
+    return set(Number.objects.filter(pool_number__pool=pool).values_list("number", flat=True))
+
+
+def _opted_out(recipient: str, number: Number, pool: Pool | None) -> bool:
+    numbers, everywhere = recipient_optouts(account_id=number.account_id, recipient=recipient)
+    return everywhere or bool(numbers & _numbers_in_scope(number, pool))
+
+
+def _reply(keyword: Keyword, inbound: InboundMessage, number: Number, pool: Pool | None):
+    field, default = REPLIES[keyword.action]
+    return message_send_reply(
+        pool=pool,
+        number=number,
+        to=inbound.sender,
+        body=getattr(pool, field) if pool else default,
+        keyword=keyword.word,
+    )
+
+
+def _forward(inbound: InboundMessage, pool: Pool) -> None:
+    notification_record(
+        account=inbound.account,
+        kind=Notification.Kind.INBOUND,
+        url=pool.inbound_sms_callback_url,
+        payload={
+            "messageId": inbound.carrier_message_id,
+            "from": inbound.sender,
+            "to": inbound.to,
+            "body": inbound.body,
+            "receivedAt": inbound.received_at.isoformat(),
+            "poolId": str(pool.pk),
+            "keywordAction": inbound.action or None,
+            "autoReplySent": inbound.auto_reply_id is not None,
+            "autoReplyTrackingId": str(inbound.auto_reply_id) if inbound.auto_reply_id else None,
+        },
+    )

@@ -2,15 +2,19 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, SavedByServiceAdmin
-from pools import selectors, services
+from pools import selection, selectors, services
 from pools.models import Pool, PoolNumber, StickyMapping
+from pools.sender import sender_preview
+from pools_project.errors import ServiceError
 
 # The pool settings flow of SPEC §1, in the order selection applies it.
 POOL_FIELDSETS = [
@@ -147,6 +151,33 @@ class PoolAdminForm(forms.ModelForm):
         return data
 
 
+class SenderPreviewForm(forms.Form):
+    to = forms.CharField(
+        label="Recipient", max_length=32, help_text="In E.164, such as +14155550123."
+    )
+    mms = forms.BooleanField(
+        label="MMS", required=False, help_text="Media attached: only MMS-capable numbers qualify."
+    )
+    strategy = forms.ChoiceField(
+        choices=[(s, s) for s in (selection.Strategy.NUMERIC, selection.Strategy.ALPHANUMERIC)],
+        initial=selection.Strategy.NUMERIC,
+    )
+
+
+def preview_outcome(pool: Pool, data: dict) -> dict:
+    """What the preview page shows: the decision, or the refusal, with its explanation."""
+    try:
+        chosen = sender_preview(
+            pool=pool,
+            to=data["to"],
+            channel="mms" if data["mms"] else "sms",
+            strategy=data["strategy"],
+        )
+    except ServiceError as exc:
+        return {"refusal": exc, "explanation": exc.details.get("explanation", "").splitlines()}
+    return {"selection": chosen, "explanation": chosen.decision.explanation}
+
+
 class PoolNumberInline(admin.TabularInline):
     """The pool's numbers, read-only: assigning is the numbers list's "Assign to pool…"."""
 
@@ -207,7 +238,7 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     search_fields = ["name"]
     autocomplete_fields = ["account"]
     readonly_fields = ["numbers_link", "created_at", "updated_at"]
-    actions = ["clear_mappings"]
+    actions = ["preview_sender", "clear_mappings"]
     # The admin builds its form fields itself: same https default as PoolAdminForm's.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -279,6 +310,33 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             f"Cleared {cleared} sticky mapping(s) from {len(pools)} pool(s).",
             messages.SUCCESS,
         )
+
+    @admin.action(description="Preview sender for a recipient…", permissions=["view"])
+    def preview_sender(self, request, queryset):
+        """Asks for a recipient on an intermediate page and shows the decision there.
+
+        It goes through the selection service's preview, so it writes nothing: no
+        mapping, no counter, no message.
+        """
+        pools = list(queryset[:2])
+        if len(pools) != 1:
+            self.message_user(
+                request, "Select exactly one pool to preview its sender.", messages.ERROR
+            )
+            return None
+        [pool] = pools
+        form = SenderPreviewForm(request.POST if "preview" in request.POST else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview the sender of “{pool}”",
+            "opts": self.opts,
+            "pool": pool,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        if form.is_valid():
+            context.update(preview_outcome(pool, form.cleaned_data))
+        return TemplateResponse(request, "admin/pools/pool/preview_sender.html", context)
 
 
 @admin.register(StickyMapping)

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
 from accounts.models import Account, User
+from messaging.models import Click, Message, ShortLink, StatusEvent
 from pools.models import Pool, PoolNumber, StickyMapping
 from virtual_numbers.models import Number
 
@@ -63,3 +66,51 @@ class StickyMappingFactory(factory.django.DjangoModelFactory):
     pool = factory.SelfAttribute("pool_number.pool")
     recipient = factory.Sequence(lambda n: f"+1415555{n % 10000:04d}")
     last_used_at = factory.LazyFunction(timezone.now)
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A message sent through a pool of its account, as the send service records it."""
+
+    class Meta:
+        model = Message
+
+    account = factory.SubFactory(AccountFactory)
+    pool = factory.SubFactory(PoolFactory, account=factory.SelfAttribute("..account"))
+    to = factory.Sequence(lambda n: f"+1415555{n % 10000:04d}")
+    sender = "+12122030001"
+    body = "Your code is 1234"
+    rule = "pool"
+    explanation = factory.LazyAttribute(
+        lambda message: f"Recipient {message.to}: country US.\nChose {message.sender} (pool)."
+    )
+
+
+class StatusEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StatusEvent
+
+    message = factory.SubFactory(MessageFactory)
+    status = Message.Status.QUEUED
+
+
+class ShortLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ShortLink
+
+    code = factory.Sequence(lambda n: f"link{n:04d}")
+    message = factory.SubFactory(MessageFactory)
+    long_url = "https://example.com/offer"
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+
+
+class ClickFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Click
+
+    link = factory.SubFactory(ShortLinkFactory)
+    ip = "203.0.113.7"
+    referrer = "https://mail.example.com/"
+    user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)"
+    device = "iPhone"
+    browser = "Mobile Safari"
+    lag = 42

@@ -1,0 +1,135 @@
+"""Messages in the console: browsable and searchable, never edited.
+
+The send service writes a message, the lifecycle its statuses and the link
+redirect its clicks; here operators read why a recipient got a sender and what
+became of the message.
+"""
+
+import json
+
+from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.db.models import Count
+from django.utils.html import format_html, format_html_join
+
+from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin
+from messaging.models import Click, Message, ShortLink, StatusEvent
+from pools.admin import PoolFilter
+
+MESSAGE_FIELDSETS = [
+    (None, {"fields": ["id", "account", "pool", "to", "sender", "number", "created_at"]}),
+    (
+        "Status",
+        {"fields": ["status", "detailed_status", "error_code", "sent_at", "updated_at"]},
+    ),
+    (
+        "Sender selection",
+        {
+            "fields": ["strategy", "rule", "selection_explanation"],
+            "description": "Why the recipient got this sender: the rule that chose it "
+            "and one line per step that mattered.",
+        },
+    ),
+    (
+        "Content",
+        {"fields": ["channel", "body", "media_urls", "pretty_body_analysis", "url_validity"]},
+    ),
+    (
+        "Delivery",
+        {"fields": ["expires_at", "gateway_message_id", "callback_url", "callback_strategy"]},
+    ),
+]
+
+
+def lines_html(lines):
+    return format_html(
+        "<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((line,) for line in lines))
+    )
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Part of the message's page: whoever may see the message sees these rows."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(Message).has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StatusEventInline(ReadOnlyInline):
+    model = StatusEvent
+    verbose_name = "status"
+    verbose_name_plural = "status history"
+    fields = readonly_fields = ["status", "detailed_status", "error_code", "created_at"]
+
+
+class ShortLinkInline(ReadOnlyInline):
+    """The body's short links; their clicks are listed below the inlines."""
+
+    model = ShortLink
+    fields = readonly_fields = ["short_url", "long_url", "clicks", "expires_at", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(click_count=Count("clicks"))
+
+    @admin.display(description="clicks")
+    def clicks(self, link):
+        return link.click_count
+
+
+@admin.register(Message)
+class MessageAdmin(AccountScopedAdmin):
+    """Read-only: messages are written by the send service and its lifecycle only."""
+
+    list_display = [
+        "id",
+        "to",
+        "sender",
+        "pool",
+        "status",
+        "detailed_status",
+        "rule",
+        "created_at",
+        "account",
+    ]
+    list_filter = ["status", "channel", "rule", PoolFilter, "created_at", ACCOUNT_FILTER]
+    list_select_related = ["pool", "account"]
+    search_fields = ["to", "sender", "id"]
+    date_hierarchy = "created_at"
+    fieldsets = MESSAGE_FIELDSETS
+    readonly_fields = flatten_fieldsets(MESSAGE_FIELDSETS)
+    inlines = [StatusEventInline, ShortLinkInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Clicks belong to the links, and inlines do not nest: the template lists them.
+        context["clicks"] = Click.objects.filter(link__message=obj).select_related("link")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="explanation")
+    def selection_explanation(self, message):
+        return lines_html(message.explanation.splitlines())
+
+    @admin.display(description="body analysis")
+    def pretty_body_analysis(self, message):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(message.body_analysis, indent=2, ensure_ascii=False)
+        )

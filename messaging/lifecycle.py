@@ -5,6 +5,8 @@ from django.utils import timezone
 
 from messaging.gateways import GatewayError, get_gateway
 from messaging.models import Message, StatusEvent
+from messaging.notifications import message_notify_status
+from messaging.tasks import health_recompute_after_commit
 
 # Statuses only move forward: Queued → Sent → one of the final ones.
 RANK = {
@@ -18,12 +20,22 @@ EXPIRED = "Expired"
 
 
 def status_event_record(*, message: Message, detailed_status: str = "", error_code: str = ""):
+    """The status the message just took: its history, its callback, and for a final
+    status from a number, that number's health."""
     StatusEvent.objects.create(
         message=message,
         status=message.status,
         detailed_status=detailed_status,
         error_code=error_code,
     )
+    message_notify_status(message=message)
+    if message.is_final and message.number_id:
+        health_recompute_after_commit(message.number_id)
+
+
+def clipped(field: str, value: str) -> str:
+    """A carrier's text cut to its column: a long refusal reason must not lose the report."""
+    return value[: Message._meta.get_field(field).max_length]
 
 
 @transaction.atomic
@@ -35,6 +47,8 @@ def message_report_status(
     A final status never regresses, and a late or repeated report does not reopen a
     message. The row is locked so two reports for one message apply one after the other.
     """
+    detailed_status = clipped("detailed_status", detailed_status)
+    error_code = clipped("error_code", error_code)
     current = Message.objects.select_for_update().get(pk=message.pk)
     if RANK[status] <= RANK[current.status]:
         return False

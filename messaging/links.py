@@ -8,10 +8,13 @@ from functools import cache
 
 import regex
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from ua_parser import parse as parse_user_agent
 
-from messaging.models import Click, Message, ShortLink, short_url
+from messaging.models import Click, Message, Notification, ShortLink, short_url
+from messaging.notifications import notification_record
+from messaging.serializers import ClickSerializer
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 8  # 62^8 ≈ 2·10^14 codes: a collision is not a practical concern
@@ -101,14 +104,17 @@ def locate(ip: str | None) -> tuple[str, str]:
     return city.country.iso_code or "", city.city.name or ""
 
 
+@transaction.atomic
 def click_record(
     *, link: ShortLink, ip: str | None, referrer: str, user_agent: str, now: datetime | None = None
 ) -> Click:
+    """Record the click and, when the message has a callback URL, post it there."""
     now = now or timezone.now()
-    sent_at = link.message.sent_at or link.message.created_at
+    message = link.message
+    sent_at = message.sent_at or message.created_at
     device, browser = describe_device(user_agent)
     country, city = locate(ip)
-    return Click.objects.create(
+    click = Click.objects.create(
         link=link,
         ip=ip,
         referrer=referrer[:2000],
@@ -119,3 +125,12 @@ def click_record(
         country=country,
         city=city,
     )
+    if message.callback_url:
+        notification_record(
+            account=message.account,
+            kind=Notification.Kind.CLICK,
+            url=message.callback_url,
+            payload=ClickSerializer(click).data,
+            message=message,
+        )
+    return click

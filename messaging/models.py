@@ -73,6 +73,10 @@ class Message(models.Model):
         indexes = [
             # GET /sms/my lists an account's messages, newest first.
             models.Index(fields=["account", "-created_at"], name="messaging_account_created"),
+            # Health: a number's most recent final statuses.
+            models.Index(fields=["number", "-updated_at"], name="messaging_number_recent"),
+            # The ttl sweep: queued messages past their expiry.
+            models.Index(fields=["status", "expires_at"], name="messaging_status_expiry"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -214,3 +218,25 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.url}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at delivering a notification: when, the answer, how long it took."""
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="attempts_made"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"{self.status_code or self.error[:40]} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

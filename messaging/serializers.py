@@ -138,3 +138,8 @@ class StatusReportSerializer(StrictInputMixin, serializers.Serializer):
         required=False, default="", allow_blank=True, max_length=40
     )
     errorCode = serializers.CharField(required=False, default="", allow_blank=True, max_length=40)
+
+
+def message_resource(message: Message) -> dict:
+    """The message as GET /sms/my/{trackingId} returns it: also a status callback's payload."""
+    return MessageSerializer(message, history=True).data

@@ -107,6 +107,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_TIMEZONE = "UTC"
 
+# Notifications to the accounts' URLs.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+
+# Number health (Telnyx): unhealthy under 25% delivered over the recent final statuses.
+NUMBER_HEALTH_WINDOW = env_int("NUMBER_HEALTH_WINDOW", 20)
+NUMBER_HEALTH_MIN_REPORTS = env_int("NUMBER_HEALTH_MIN_REPORTS", 5)
+NUMBER_HEALTH_THRESHOLD = 0.25
+
+CELERY_BEAT_SCHEDULE = {
+    "deliver-due-notifications": {
+        "task": "messaging.tasks.deliver_due_notifications",
+        "schedule": 30.0,
+    },
+    "expire-queued-messages": {"task": "messaging.tasks.expire_queued_messages", "schedule": 60.0},
+    "recompute-number-health": {
+        "task": "messaging.tasks.recompute_all_number_health",
+        "schedule": 15 * 60.0,
+    },
+    "purge-sticky-mappings": {"task": "pools.tasks.purge_expired_mappings", "schedule": 3600.0},
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

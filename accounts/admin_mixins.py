@@ -17,11 +17,12 @@ ACCOUNT_FILTER = ("account", admin.RelatedOnlyFieldListFilter)
 
 def user_account_id(user):
     """The account a non-superuser is confined to; None for superusers."""
-    return None if user.is_superuser else user.account_id
+    return None if user.is_superuser else getattr(user, "account_id", None)
 
 
 def in_scope(user) -> bool:
-    return user.is_superuser or user.account_id is not None
+    # Anonymous users (the login page asks too) have no account.
+    return user.is_superuser or getattr(user, "account_id", None) is not None
 
 
 class OwnAccountField(forms.ModelChoiceField):

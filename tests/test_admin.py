@@ -447,3 +447,10 @@ def test_sticky_mappings_are_searchable_by_recipient_and_number(staff_client, ac
     assert listed(staff_client.get(changelist, {"q": "+14155550100"})) == [mapping]
     number = mapping.pool_number.number.number
     assert listed(staff_client.get(changelist, {"q": number})) == [mapping]
+
+
+def test_the_login_page_opens_for_a_visitor_and_the_console_sends_them_there(client):
+    assert client.get("/admin/login/").status_code == 200
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")

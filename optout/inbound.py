@@ -105,12 +105,14 @@ def inbound_receive(
 def _act(keyword: Keyword, inbound: InboundMessage, number: Number, pool: Pool | None):
     account, recipient = number.account, inbound.sender
     if keyword.action == Keyword.Action.OPTOUT:
+        # One confirmation only (FCC): a repeated STOP is not answered again, nor a STOP
+        # to a number the person had already stopped (with STOPALL, or scope `pool`).
+        already = not keyword.account_wide and _opted_out(recipient, number, pool)
         stopped = ACCOUNT_WIDE if keyword.account_wide else number.number
         new = optout_record(
             account=account, recipient=recipient, number=stopped, keyword=keyword.word
         )
-        # One confirmation only (FCC): a repeated STOP is not answered again.
-        return _reply(keyword, inbound, number, pool) if new else None
+        return _reply(keyword, inbound, number, pool) if new and not already else None
     if keyword.action == Keyword.Action.OPTIN:
         optout_remove(
             account=account,

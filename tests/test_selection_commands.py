@@ -214,3 +214,9 @@ def test_explain_sender_shows_why_a_message_would_be_refused(account):
     assert text.startswith("NO_SENDER_AVAILABLE: ")
     assert "Recipient +33612345678: country FR." in text
     assert "Fallback Reject" in text
+
+
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_purge_refuses_a_batch_size_below_one(db, size):
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("purge_sticky_mappings", "--batch-size", size, stdout=StringIO())

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from pools.sender import mappings_purge_expired
 
@@ -14,5 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000)
 
     def handle(self, *args, **options):
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
         purged = mappings_purge_expired(batch_size=options["batch_size"])
         self.stdout.write(self.style.SUCCESS(f"Purged {purged} expired sticky mapping(s)."))

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+import geoip2.database
+import geoip2.errors
 import regex
 from django.conf import settings
 from django.db import transaction
@@ -85,20 +87,16 @@ def describe_device(user_agent: str) -> tuple[str, str]:
 
 
 @cache
-def _geoip_reader():
-    import geoip2.database
-
-    return geoip2.database.Reader(settings.GEOIP_DATABASE)
+def _geoip_reader(path: str):
+    return geoip2.database.Reader(path)
 
 
 def locate(ip: str | None) -> tuple[str, str]:
     """(country, city) of an IP address, when a GeoIP database is configured."""
     if not (ip and settings.GEOIP_DATABASE):
         return "", ""
-    import geoip2.errors
-
     try:
-        city = _geoip_reader().city(ip)
+        city = _geoip_reader(settings.GEOIP_DATABASE).city(ip)
     except (geoip2.errors.AddressNotFoundError, ValueError):
         return "", ""
     return city.country.iso_code or "", city.city.name or ""

@@ -1,18 +1,35 @@
+import io
 from collections import defaultdict
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, SavedByServiceAdmin
+from accounts.admin_mixins import (
+    ACCOUNT_FILTER,
+    AccountScopedAdmin,
+    OwnAccountField,
+    SavedByServiceAdmin,
+    user_account_id,
+)
+from accounts.models import Account
 from pools.admin import PoolFilter
 from pools.models import Pool
 from pools.services import pool_assign_numbers, pool_remove_numbers
 from pools_project.errors import ServiceError
 from virtual_numbers import services
+from virtual_numbers.importing import ImportReport, numbers_import, read_numbers_csv
 from virtual_numbers.models import Number
+
+# The file travels through the page twice (uploaded for the preview, posted back from a
+# hidden field for the import): this keeps it under DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+IMPORT_MAX_BYTES = 2 * 1024 * 1024
+IMPORT_MAX_ROWS = 10_000
 
 
 class HealthFilter(admin.SimpleListFilter):
@@ -111,6 +128,93 @@ class AssignToPoolForm(forms.Form):
         self.fields["pool"].queryset = pools
 
 
+class NumberImportForm(forms.Form):
+    """The CSV import's two steps: a file to preview, then the previewed content to import."""
+
+    required_css_class = "required"
+    file = forms.FileField(
+        label="CSV file",
+        required=False,
+        help_text="A header row, then one number per row: number,type,capabilities,country. "
+        "type is longcode (the default), tollfree or shortcode; capabilities sms (the "
+        "default), mms or sms|mms; country is needed for short codes only. UTF-8, at most "
+        f"2 MB and {IMPORT_MAX_ROWS:,} rows.",
+    )
+    # The preview puts the file here, so the import posts back exactly what was previewed.
+    content = forms.CharField(
+        required=False, strip=False, widget=forms.Textarea(attrs={"hidden": True})
+    )
+    account = forms.ModelChoiceField(queryset=Account.objects.all())
+    pool = forms.ModelChoiceField(
+        queryset=Pool.objects.none(),
+        required=False,
+        empty_label="No pool: register the numbers only",
+        help_text="One of the account's pools to assign the numbers to. "
+        "A number already in another pool is rejected.",
+    )
+
+    def __init__(self, *args, account_id, pools, **kwargs):
+        super().__init__(*args, **kwargs)
+        if account_id is not None:
+            self.fields["account"] = OwnAccountField(queryset=Account.objects.filter(pk=account_id))
+        else:
+            self.fields["pool"].label_from_instance = lambda pool: f"{pool} ({pool.account})"
+        self.fields["pool"].queryset = pools
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if file is None:
+            return None
+        if file.size > IMPORT_MAX_BYTES:
+            raise ValidationError("The file is larger than 2 MB: import it in parts.")
+        try:
+            # utf-8-sig: spreadsheets often start their CSV exports with a byte-order mark.
+            return file.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationError(f"The file is not UTF-8 text: {exc.reason}.") from exc
+
+    def clean(self):
+        data = super().clean()
+        if "file" in self.errors:
+            return data
+        data["content"] = data.get("file") or data.get("content")
+        try:
+            data["rows"] = self._rows(data["content"])
+        except ValidationError as exc:
+            self.add_error("file", exc)
+        pool, account = data.get("pool"), data.get("account")
+        if pool is not None and account is not None and pool.account_id != account.pk:
+            self.add_error("pool", f"“{pool}” is not a pool of {account}: choose one of its pools.")
+        return data
+
+    @staticmethod
+    def _rows(content):
+        if not content:
+            raise ValidationError("Choose a CSV file.")
+        try:
+            rows = read_numbers_csv(io.StringIO(content, newline=""))
+        except ServiceError as exc:
+            raise ValidationError(exc.message) from exc
+        if not rows:
+            raise ValidationError("The file has a header row but no numbers.")
+        if len(rows) > IMPORT_MAX_ROWS:
+            raise ValidationError(
+                f"The file has {len(rows):,} rows, more than {IMPORT_MAX_ROWS:,}: "
+                "import it in parts."
+            )
+        return rows
+
+
+def import_summary(report: ImportReport, pool: Pool | None) -> str:
+    summary = (
+        f"{len(report.created)} created, {len(report.skipped)} skipped (already registered), "
+        f"{len(report.rejected)} rejected"
+    )
+    if pool is not None:
+        summary += f"; {report.pooled} now in pool “{pool}”"
+    return summary
+
+
 @admin.register(Number)
 class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     form = NumberAdminForm
@@ -137,6 +241,16 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     search_fields = ["number", "area_code", "location"]
     autocomplete_fields = ["account"]
     actions = ["assign_to_pool", "remove_from_pool"]
+    change_list_template = "admin/numbers/number/change_list.html"  # adds "Import CSV"
+
+    def get_urls(self):
+        # Before the default URLs, whose "<object_id>/" would take "import/" for an id.
+        import_csv = path(
+            "import/",
+            self.admin_site.admin_view(self.import_csv_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_import",
+        )
+        return [import_csv, *super().get_urls()]
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -268,3 +382,44 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         removed = sum(len(numbers) for numbers in by_pool.values())
         names = ", ".join(f"“{pool}”" for pool in by_pool)
         self.message_user(request, f"Removed {removed} number(s) from {names}.", messages.SUCCESS)
+
+    def import_csv_view(self, request):
+        """Step 1 previews the CSV with a dry run, whose report is exact; step 2 imports it."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        pools = self.admin_site.get_model_admin(Pool).scope(
+            request, Pool.objects.select_related("account")
+        )
+        if not self.has_change_permission(request):
+            pools = pools.none()  # assigning to a pool is a change, as in "Assign to pool…"
+        bound = request.method == "POST"
+        form = NumberImportForm(
+            request.POST if bound else None,
+            request.FILES if bound else None,
+            account_id=user_account_id(request.user),
+            pools=pools,
+        )
+        report = None
+        if form.is_valid():
+            data = form.cleaned_data
+            report = numbers_import(
+                account=data["account"],
+                rows=data["rows"],
+                pool=data["pool"],
+                dry_run="import" not in request.POST,
+            )
+            if not report.dry_run:
+                self.message_user(
+                    request,
+                    f"Imported into {data['account']}: {import_summary(report, data['pool'])}.",
+                    messages.WARNING if report.rejected else messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:numbers_number_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import numbers from a CSV file",
+            "opts": self.opts,
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/numbers/number/import_csv.html", context)

@@ -50,13 +50,13 @@ def capabilities_field(**kwargs):
 
 class NumberRegisterSerializer(StrictInputMixin, serializers.Serializer):
     number = serializers.CharField()
-    type = serializers.ChoiceField(choices=Number.Type.values, default=Number.Type.LONGCODE)
+    type = serializers.ChoiceField(choices=Number.Type.choices, default=Number.Type.LONGCODE)
     capabilities = capabilities_field(default=["sms"])
     country = serializers.CharField(required=False, default="", max_length=2)
 
 
 class NumberUpdateSerializer(StrictInputMixin, serializers.Serializer):
-    type = serializers.ChoiceField(choices=Number.Type.values, required=False)
+    type = serializers.ChoiceField(choices=Number.Type.choices, required=False)
     capabilities = capabilities_field(required=False)
     healthy = serializers.BooleanField(
         required=False,

@@ -7,13 +7,16 @@ became of the message.
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.auth import get_permission_codename
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin
-from messaging.models import Click, Message, ShortLink, StatusEvent
+from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, in_scope
+from messaging.models import Click, DeliveryAttempt, Message, Notification, ShortLink, StatusEvent
+from messaging.notifications import notification_retry_now
 from pools.admin import PoolFilter
 
 MESSAGE_FIELDSETS = [
@@ -122,6 +125,9 @@ class MessageAdmin(AccountScopedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Clicks belong to the links, and inlines do not nest: the template lists them.
         context["clicks"] = Click.objects.filter(link__message=obj).select_related("link")
+        context["notifications"] = Notification.objects.filter(message=obj).prefetch_related(
+            "attempts_made"
+        )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="explanation")
@@ -132,4 +138,90 @@ class MessageAdmin(AccountScopedAdmin):
     def pretty_body_analysis(self, message):
         return format_html(
             "<pre>{}</pre>", json.dumps(message.body_analysis, indent=2, ensure_ascii=False)
+        )
+
+
+class DeliveryAttemptInline(ReadOnlyInline):
+    """Every try at the notification, oldest first."""
+
+    model = DeliveryAttempt
+    verbose_name_plural = "attempts"
+    fields = readonly_fields = ["created_at", "status_code", "error", "duration_ms"]
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(Notification).has_view_permission(request, obj)
+
+
+@admin.register(Notification)
+class NotificationAdmin(AccountScopedAdmin):
+    """Read-only: the lifecycle, the inbound handler and the link redirect record
+    notifications and the workers deliver them; an operator can only ask for another try."""
+
+    list_display = [
+        "kind",
+        "url",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+        "account",
+    ]
+    list_filter = ["kind", "state", "created_at", ACCOUNT_FILTER]
+    list_select_related = ["account"]
+    search_fields = ["url", "message__id"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = [
+        "id",
+        "account",
+        "kind",
+        "message_link",
+        "url",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "delivered_at",
+        "created_at",
+        "pretty_payload",
+    ]
+    inlines = [DeliveryAttemptInline]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_retry_permission(self, request):
+        # The rows stay read-only, but another try changes the notification's state:
+        # it takes the model's change permission.
+        codename = get_permission_codename("change", self.opts)
+        return in_scope(request.user) and request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+    @admin.action(description="Retry now", permissions=["retry"])
+    def retry_now(self, request, queryset):
+        retried = list(queryset.exclude(state=Notification.State.DELIVERED))
+        for notification in retried:
+            notification_retry_now(notification=notification)
+        self.message_user(request, f"Retrying {len(retried)} notification(s) now.")
+        if skipped := queryset.filter(state=Notification.State.DELIVERED).count():
+            self.message_user(
+                request, f"{skipped} already delivered, not sent again.", messages.WARNING
+            )
+
+    @admin.display(description="message")
+    def message_link(self, notification):
+        if notification.message_id is None:
+            return "-"
+        url = reverse("admin:messaging_message_change", args=[notification.message_id])
+        return format_html('<a href="{}">{}</a>', url, notification.message_id)
+
+    @admin.display(description="payload")
+    def pretty_payload(self, notification):
+        return format_html(
+            "<pre>{}</pre>", json.dumps(notification.payload, indent=2, ensure_ascii=False)
         )

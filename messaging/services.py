@@ -85,8 +85,9 @@ def message_send(
         rule=decision.rule,
         explanation="\n".join(decision.explanation),
     )
-    status_event_record(message=message, detailed_status=message.detailed_status)
+    # The links first: the Queued notification carries the message with its links.
     links_create(message=message, links=links, validity_seconds=url_validity or 0)
+    status_event_record(message=message, detailed_status=message.detailed_status)
     if not decision.opted_out:
         dispatch_after_commit(message)
     return message

@@ -135,3 +135,36 @@ class SavedByServiceAdmin(admin.ModelAdmin):
         # after `save(commit=False)`); their inlines are read-only, shown on change only.
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
+
+
+class ReadOnlyAdmin(AccountScopedAdmin):
+    """For what services write and nobody edits: messages, notifications, mappings,
+    the opt-out audit, what people wrote in."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown as part of their parent's page: whoever may see the parent sees them."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(self.parent_model).has_view_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

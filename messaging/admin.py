@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, in_scope
+from accounts.admin_mixins import ACCOUNT_FILTER, ReadOnlyAdmin, ReadOnlyInline, in_scope
 from messaging.models import Click, DeliveryAttempt, Message, Notification, ShortLink, StatusEvent
 from messaging.notifications import notification_retry_now
 from pools.admin import PoolFilter
@@ -50,25 +50,6 @@ def lines_html(lines):
     )
 
 
-class ReadOnlyInline(admin.TabularInline):
-    """Part of the message's page: whoever may see the message sees these rows."""
-
-    extra = 0
-    can_delete = False
-
-    def has_view_permission(self, request, obj=None):
-        return self.admin_site.get_model_admin(Message).has_view_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class StatusEventInline(ReadOnlyInline):
     model = StatusEvent
     verbose_name = "status"
@@ -91,7 +72,7 @@ class ShortLinkInline(ReadOnlyInline):
 
 
 @admin.register(Message)
-class MessageAdmin(AccountScopedAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     """Read-only: messages are written by the send service and its lifecycle only."""
 
     list_display = [
@@ -112,15 +93,6 @@ class MessageAdmin(AccountScopedAdmin):
     fieldsets = MESSAGE_FIELDSETS
     readonly_fields = flatten_fieldsets(MESSAGE_FIELDSETS)
     inlines = [StatusEventInline, ShortLinkInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Clicks belong to the links, and inlines do not nest: the template lists them.
@@ -148,12 +120,9 @@ class DeliveryAttemptInline(ReadOnlyInline):
     verbose_name_plural = "attempts"
     fields = readonly_fields = ["created_at", "status_code", "error", "duration_ms"]
 
-    def has_view_permission(self, request, obj=None):
-        return self.admin_site.get_model_admin(Notification).has_view_permission(request, obj)
-
 
 @admin.register(Notification)
-class NotificationAdmin(AccountScopedAdmin):
+class NotificationAdmin(ReadOnlyAdmin):
     """Read-only: the lifecycle, the inbound handler and the link redirect record
     notifications and the workers deliver them; an operator can only ask for another try."""
 
@@ -186,15 +155,6 @@ class NotificationAdmin(AccountScopedAdmin):
     ]
     inlines = [DeliveryAttemptInline]
     actions = ["retry_now"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         # The rows stay read-only, but another try changes the notification's state:

@@ -17,7 +17,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, SavedByServiceAdmin
+from accounts.admin_mixins import (
+    ACCOUNT_FILTER,
+    AccountScopedAdmin,
+    ReadOnlyAdmin,
+    SavedByServiceAdmin,
+)
 from optout.models import InboundMessage, Keyword, OptOut, OptOutEvent
 from optout.services import ACCOUNT_WIDE, optout_record, optout_remove
 from pools.admin import PoolFilter
@@ -31,22 +36,6 @@ SHORT_CODE = re.compile(r"[0-9]{3,8}")
 @admin.display(description="number", ordering="number")
 def applies_to(record):
     return record.number or "all numbers"
-
-
-class ReadOnlyAdmin(AccountScopedAdmin):
-    """For what services write and nobody edits: the audit trail, what people wrote."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # Keywords

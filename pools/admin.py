@@ -16,7 +16,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, SavedByServiceAdmin
+from accounts.admin_mixins import (
+    ACCOUNT_FILTER,
+    AccountScopedAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    SavedByServiceAdmin,
+)
 from messaging.models import Message
 from optout.models import OptOutEvent
 from optout.services import ACCOUNT_WIDE
@@ -364,27 +370,12 @@ def optouts_per_day(pool: Pool, since: date) -> dict[tuple[date, str], int]:
     return {(row["day"], row["scope"]): row["count"] for row in rows}
 
 
-class PoolNumberInline(admin.TabularInline):
+class PoolNumberInline(ReadOnlyInline):
     """The pool's numbers, read-only: assigning is the numbers list's "Assign to pool…"."""
 
     model = PoolNumber
     verbose_name_plural = "numbers"
     fields = readonly_fields = ["number", "type", "country", "area_code", "healthy", "mappings"]
-    extra = 0
-    can_delete = False
-
-    def has_view_permission(self, request, obj=None):
-        # Part of the pool's page: whoever may see the pool sees its numbers.
-        return self.admin_site.get_model_admin(Pool).has_view_permission(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="type")
     def type(self, pool_number):
@@ -555,7 +546,7 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
 
 
 @admin.register(StickyMapping)
-class StickyMappingAdmin(AccountScopedAdmin):
+class StickyMappingAdmin(ReadOnlyAdmin):
     """Browsable only: selection writes the mappings and keeps its counters with them."""
 
     account_lookup = "pool__account"
@@ -567,12 +558,3 @@ class StickyMappingAdmin(AccountScopedAdmin):
     @admin.display(description="number", ordering="pool_number__number__number")
     def number(self, mapping):
         return mapping.pool_number.number
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -202,3 +202,21 @@ def test_run_schedules_once_runs_every_job(
     assert Message.objects.get(pk=queued.pk).status == "Failed"
     assert Number.objects.get(pk=number.pk).computed_healthy is False
     assert not StickyMapping.objects.exists()
+
+
+def test_run_schedules_reports_a_failing_job_and_runs_the_others(db, settings):
+    settings.CELERY_BEAT_SCHEDULE = {
+        "broken": {"task": "tests.test_schedules.broken_job", "schedule": 60.0},
+        "purge-sticky-mappings": {"task": "pools.tasks.purge_expired_mappings", "schedule": 60.0},
+    }
+    stdout, stderr = StringIO(), StringIO()
+
+    call_command("run_schedules", "--once", stdout=stdout, stderr=stderr)
+
+    assert "broken failed: RuntimeError('database blip')" in stderr.getvalue()
+    assert stdout.getvalue().splitlines() == ["purge-sticky-mappings: 0"]
+
+
+@celery_app.task(name="tests.test_schedules.broken_job")
+def broken_job():
+    raise RuntimeError("database blip")

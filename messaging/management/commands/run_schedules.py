@@ -22,9 +22,16 @@ class Command(BaseCommand):
             now = time.monotonic()
             for name, entry in schedule.items():
                 if options["once"] or due_at[name] <= now:
-                    result = import_string(entry["task"]).apply().get()
-                    self.stdout.write(f"{name}: {result}")
+                    self.run(name, entry["task"])
                     due_at[name] = now + entry["schedule"]
             if options["once"]:
                 return
             time.sleep(max(1.0, min(due_at.values()) - time.monotonic()))
+
+    def run(self, name: str, task: str) -> None:
+        # One job failing (a database blip) must not stop the others or the loop.
+        result = import_string(task).apply()
+        if result.failed():
+            self.stderr.write(self.style.ERROR(f"{name} failed: {result.result!r}"))
+        else:
+            self.stdout.write(f"{name}: {result.result}")

@@ -9,6 +9,7 @@ inbound handler all come through here.
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import F
@@ -71,27 +72,9 @@ def pool_settings(pool: Pool) -> selection.Settings:
     )
 
 
-def candidate(pool_number: PoolNumber) -> selection.Candidate:
-    number = pool_number.number
-    return selection.Candidate(
-        id=pool_number.pk,
-        number=number.number,
-        type=number.type,
-        country=number.country,
-        area_code=number.area_code,
-        location=number.location,
-        sms=number.sms_capable,
-        mms=number.mms_capable,
-        healthy=number.healthy,
-        mapping_count=pool_number.mapping_count,
-        assignment_count=pool_number.assignment_count,
-        last_used_at=number.last_used_at,
-        number_id=number.pk,
-    )
-
-
+# Candidate field → PoolNumber column: what the core reads of a number, as plain rows.
 CANDIDATE_COLUMNS = {
-    "id": "pk",
+    "id": "id",
     "number_id": "number_id",
     "mapping_count": "mapping_count",
     "assignment_count": "assignment_count",
@@ -106,16 +89,49 @@ CANDIDATE_COLUMNS = {
 }
 
 
-def pool_candidates(pool: Pool) -> list[selection.Candidate]:
-    """Every number of the pool as the core sees it: one query, plain rows, no model
-    instances — a choice in a pool of thousands of numbers stays cheap."""
-    rows = (
-        PoolNumber.objects.filter(pool=pool)
-        .annotate(healthy=Coalesce("number__health_override", "number__computed_healthy"))
-        .values_list(*CANDIDATE_COLUMNS.values(), "healthy")
-    )
+def candidate_rows(queryset, path: str = "", *extra: str):
+    """(Candidate, *extra values) per row of `queryset`, whose pool number is at `path`:
+    one query, plain rows, no model instances — cheap in a pool of thousands of numbers.
+    """
+    number = f"{path}number__"
+    rows = queryset.annotate(
+        healthy=Coalesce(f"{number}health_override", f"{number}computed_healthy")
+    ).values_list(*(path + column for column in CANDIDATE_COLUMNS.values()), "healthy", *extra)
     names = [*CANDIDATE_COLUMNS, "healthy"]
-    return [selection.Candidate(**dict(zip(names, row, strict=True))) for row in rows]
+    return [
+        (
+            selection.Candidate(**dict(zip(names, row[: len(names)], strict=True))),
+            *row[len(names) :],
+        )
+        for row in rows
+    ]
+
+
+def pool_candidates(pool: Pool) -> list[selection.Candidate]:
+    """Every number of the pool as the core sees it."""
+    return [row[0] for row in candidate_rows(PoolNumber.objects.filter(pool=pool))]
+
+
+class MappingRow(NamedTuple):
+    pk: int
+    pool_number_id: int
+    last_used_at: datetime
+
+
+def _mapping(pool, recipient) -> tuple[selection.Mapping | None, MappingRow | None]:
+    """The recipient's mapping in the pool, with its number, in the same single query."""
+    rows = candidate_rows(
+        StickyMapping.objects.filter(pool=pool, recipient=recipient),
+        "pool_number__",
+        "pk",
+        "pool_number_id",
+        "last_used_at",
+    )
+    if not rows:
+        return None, None
+    mapped, *row = rows[0]
+    row = MappingRow(*row)
+    return selection.Mapping(mapped, row.last_used_at), row
 
 
 class _ChoiceNeedsLock(Exception):
@@ -123,16 +139,7 @@ class _ChoiceNeedsLock(Exception):
 
 
 def _decide(pool, request, *, locked: bool):
-    mapping_row = (
-        StickyMapping.objects.filter(pool=pool, recipient=request.recipient.number)
-        .select_related("pool_number__number")
-        .first()
-    )
-    mapping = (
-        selection.Mapping(candidate(mapping_row.pool_number), mapping_row.last_used_at)
-        if mapping_row
-        else None
-    )
+    mapping, mapping_row = _mapping(pool, request.recipient.number)
 
     def candidates():
         if not locked:
@@ -200,7 +207,7 @@ def sender_select(
         return _record_use(request, decision)
 
 
-def _touch(mapping_row: StickyMapping, now: datetime) -> bool:
+def _touch(mapping_row: MappingRow | StickyMapping, now: datetime) -> bool:
     """Slide the mapping's expiry; False if it was deleted meanwhile."""
     return StickyMapping.objects.filter(pk=mapping_row.pk).update(last_used_at=now) == 1
 
@@ -224,7 +231,7 @@ def _apply(pool, request, decision: selection.Decision, mapping_row) -> None:
         )
 
 
-def _mapping_delete(mapping_row: StickyMapping) -> None:
+def _mapping_delete(mapping_row: MappingRow | StickyMapping) -> None:
     if StickyMapping.objects.filter(pk=mapping_row.pk).delete()[0]:
         PoolNumber.objects.filter(pk=mapping_row.pool_number_id).update(
             mapping_count=F("mapping_count") - 1

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.admin_mixins import ACCOUNT_FILTER, ReadOnlyAdmin, ReadOnlyInline, in_scope
 from messaging.models import Click, DeliveryAttempt, Message, Notification, ShortLink, StatusEvent
-from messaging.notifications import notification_retry_now
+from messaging.services.notifications import notification_retry_now
 from pools.admin import PoolFilter
 
 MESSAGE_FIELDSETS = [
@@ -39,7 +39,16 @@ MESSAGE_FIELDSETS = [
     ),
     (
         "Delivery",
-        {"fields": ["expires_at", "gateway_message_id", "callback_url", "callback_strategy"]},
+        {
+            "fields": [
+                "expires_at",
+                "connection",
+                "provider_message_id",
+                "dispatch_at",
+                "callback_url",
+                "callback_strategy",
+            ]
+        },
     ),
 ]
 

@@ -1,15 +1,14 @@
 from django.conf import settings
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from messaging import services
-from messaging.carriers import carrier_payload
+from carriers.models import Connection
+from messaging.carrier_webhooks import carrier_payload
 from messaging.filters import MessageFilter
 from messaging.idempotency import idempotent_response, request_fingerprint
-from messaging.lifecycle import message_report_status
 from messaging.models import Click, Message, StatusEvent
 from messaging.serializers import (
     ClickSerializer,
@@ -17,8 +16,13 @@ from messaging.serializers import (
     SendSerializer,
     StatusReportSerializer,
 )
+from messaging.services.inbound import inbound_receive
+from messaging.services.lifecycle import message_report_status
+from messaging.services.sending import message_send
+from optout.serializers import InboundSerializer
 from pools.apis import pool_or_404
 from pools_project.api import get_or_404
+from pools_project.errors import ServiceError
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -56,7 +60,7 @@ class MessageSendApi(generics.GenericAPIView):
 
         def send() -> dict:
             shortener = data.get("urlShortener")
-            message = services.message_send(
+            message = message_send(
                 pool=pool,
                 to=data["to"],
                 body=data["body"],
@@ -142,3 +146,59 @@ class StatusWebhookApi(generics.GenericAPIView):
             error_code=report["errorCode"],
         )
         return Response({"trackingId": str(message.pk), "status": message.status})
+
+
+class InboundWebhookApi(generics.GenericAPIView):
+    """Carriers' inbound messages, signed per Standard Webhooks with the carrier secret."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    serializer_class = InboundSerializer
+
+    @extend_schema(
+        request=InboundSerializer,
+        responses=inline_serializer(
+            "InboundAck", {"action": serializers.CharField(allow_null=True)}
+        ),
+    )
+    def post(self, request):
+        serializer = InboundSerializer(data=carrier_payload(request))
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = inbound_receive(
+            message_id=data["messageId"],
+            sender=data["from"],
+            to=data["to"],
+            body=data["body"],
+            received_at=data.get("receivedAt"),
+        )
+        return Response({"action": result.action})
+
+
+class ConnectionWebhookApi(generics.GenericAPIView):
+    """A provider's own webhooks for one connection (SPEC §11), in its format and
+    signature. Kinds that call none (the simulator, SMPP: receipts come over the bind)
+    have no such endpoint."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={404: None})
+    def post(self, request, connection_id):
+        get_or_404(
+            Connection.objects.exclude(kind__in=[Connection.Kind.SIMULATOR, Connection.Kind.SMPP]),
+            "CONNECTION_NOT_FOUND",
+            "No connection here takes provider webhooks.",
+            pk=connection_id,
+        )
+        raise ServiceError(
+            "CONNECTION_NOT_FOUND", "No connection here takes provider webhooks.", status=404
+        )
+
+
+class ConnectionInboundWebhookApi(ConnectionWebhookApi):
+    pass
+
+
+class ConnectionStatusWebhookApi(ConnectionWebhookApi):
+    pass

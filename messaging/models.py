@@ -7,6 +7,8 @@ from accounts.models import Account
 from pools.models import Pool
 from virtual_numbers.models import Number
 
+AUTO_REPLY_RULE = "autoReply"  # the rule of an auto-reply to a keyword: no selection chose it
+
 
 class Message(models.Model):
     """One outbound message: what was sent, from which sender, why, and where it stands."""
@@ -60,7 +62,26 @@ class Message(models.Model):
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text="From the request's ttl: still Queued then, it fails."
     )
-    gateway_message_id = models.CharField(max_length=100, blank=True)
+    connection = models.ForeignKey(
+        "carriers.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+        help_text="Where it leaves; empty: the built-in simulator.",
+    )
+    dispatch_at = models.DateTimeField(
+        null=True, blank=True, help_text="Its turn at its sender's rate: not handed over before."
+    )
+    lease_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A dispatcher is handing it over; past this, another may take it again.",
+    )
+    handover_attempts = models.PositiveSmallIntegerField(default=0)
+    provider_message_id = models.CharField(
+        max_length=100, blank=True, help_text="The id its connection's provider or SMSC gave it."
+    )
     error_code = models.CharField(max_length=40, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     rule = models.CharField(max_length=20, help_text="The selection rule that chose the sender.")
@@ -77,6 +98,14 @@ class Message(models.Model):
             models.Index(fields=["number", "-updated_at"], name="messaging_number_recent"),
             # The ttl sweep: queued messages past their expiry.
             models.Index(fields=["status", "expires_at"], name="messaging_status_expiry"),
+            # Dispatch: a connection's queued messages whose turn has come, in turn order.
+            models.Index(
+                fields=["connection", "status", "dispatch_at"], name="messaging_dispatch_due"
+            ),
+            # Throttling pushes back a number's waiting messages; queueDepth counts them.
+            models.Index(fields=["number", "status", "dispatch_at"], name="messaging_number_queue"),
+            # GET /sms/my?providerMessageId=…
+            models.Index(fields=["account", "provider_message_id"], name="messaging_provider_id"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -101,6 +130,33 @@ class Message(models.Model):
         if self.expires_at is None:
             return None
         return round((self.expires_at - self.created_at).total_seconds())
+
+
+class MessagePart(models.Model):
+    """A part as its provider knows it: delivery receipts name it by `provider_id`."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveSmallIntegerField()
+    connection = models.ForeignKey(
+        "carriers.Connection", on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    provider_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=11, choices=Message.Status.choices, default="Sent")
+    detailed_status = models.CharField(max_length=40, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["message", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "index"], name="messaging_part_unique"),
+        ]
+        indexes = [
+            # A receipt: the part its connection's provider calls `provider_id`.
+            models.Index(fields=["connection", "provider_id"], name="messaging_part_provider_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.message_id} part {self.index + 1}: {self.provider_id}"
 
 
 class StatusEvent(models.Model):

@@ -2,8 +2,8 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from messaging.links import click_record
 from messaging.models import ShortLink
+from messaging.services.links import click_record
 from pools_project.api import error_body
 
 

@@ -66,6 +66,7 @@ class OptOut(models.Model):
     class Source(models.TextChoices):
         KEYWORD = "keyword", "Keyword"
         ADMIN = "admin", "Admin"
+        CARRIER = "carrier", "Carrier"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="optouts")
     recipient = models.CharField(max_length=16)

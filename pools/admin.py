@@ -54,10 +54,11 @@ POOL_FIELDSETS = [
     (
         "Distribution",
         {
-            "fields": ["weights", "skip_unhealthy", "overrides"],
+            "fields": ["weights", "skip_unhealthy", "max_queue_seconds", "overrides"],
             "description": "How new assignments are shared: between number types by weight, "
             "then to the number with the fewest live mappings (sticky on) or the least "
-            "recently used one (sticky off).",
+            "recently used one (sticky off). Numbers whose connection is down, or whose "
+            "backlog is over the queue limit, are avoided while another can take the message.",
         },
     ),
     (

@@ -151,6 +151,14 @@ class Pool(models.Model):
         choices=CallbackStrategy.choices,
         default=CallbackStrategy.ON_CHANGE,
     )
+    max_queue_seconds = models.PositiveIntegerField(
+        "max queue (seconds)",
+        null=True,
+        blank=True,
+        help_text="A new recipient is not given a number whose backlog would make the message "
+        "wait longer than this, while another number of the same location tier can take it "
+        "sooner. Empty: off.",
+    )
 
     class Meta:
         ordering = ["name"]

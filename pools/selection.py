@@ -49,6 +49,7 @@ class Settings:
     skip_unhealthy: bool = False
     opt_out_scope: str = "pool"
     overrides: tuple[dict, ...] = ()
+    max_queue_seconds: int | None = None
 
     def for_destination(self, country: str, channel: str) -> "Settings":
         """The settings with the matching overrides applied, most specific last, key by key."""
@@ -98,6 +99,13 @@ class Candidate:
     assignment_count: int = 0  # new assignments it has taken in this pool
     last_used_at: datetime | None = None
     number_id: Any = None  # the number's own id, for the service that writes counters
+    next_slot_at: float = 0  # epoch seconds: when its rate lets its next part leave
+    connection_id: Any = None  # where its messages leave
+    connection_status: str = "up"  # what the last attempt on its connection found
+
+    def wait(self, now: datetime) -> float:
+        """Seconds a message given to it now would wait for its turn."""
+        return max(0.0, self.next_slot_at - now.timestamp())
 
 
 @dataclass(frozen=True)
@@ -213,9 +221,9 @@ def decide(
     else:
         rule, tier = _location_tier(settings, recipient, eligible, trail)
         if tier is None:
-            decision = _fallback(settings, recipient, eligible, trail)
+            decision = _fallback(settings, request, eligible, trail)
         else:
-            decision = _pick(settings, rule, tier, trail)
+            decision = _pick(settings, request, rule, tier, trail)
     decision = replace(decision, drop_mapping=drop_mapping)
     return _check_number_opt_out(settings, request, decision)
 
@@ -337,12 +345,12 @@ def _priority_tiers(settings):
     ]
 
 
-def _fallback(settings, recipient, eligible, trail) -> Decision:
+def _fallback(settings, request, eligible, trail) -> Decision:
     if settings.fallback == "Pool":
         trail(f"Fallback Pool: any of the {len(eligible)} eligible number(s).")
-        return _pick(settings, Rule.POOL, eligible, trail)
+        return _pick(settings, request, Rule.POOL, eligible, trail)
     if settings.fallback == "CustomFrom":
-        return _custom_from(settings, recipient, trail, "Fallback CustomFrom")
+        return _custom_from(settings, request.recipient, trail, "Fallback CustomFrom")
     return _reject(trail, "Fallback Reject: no number fits the location rules.")
 
 
@@ -393,7 +401,38 @@ def _alphanumeric(settings, recipient, trail, step) -> Decision:
     return Decision(sender, "alphanumeric", Rule.ALPHANUMERIC, tuple(trail.lines))
 
 
-def _pick(settings, rule, tier: Sequence[Candidate], trail) -> Decision:
+def _reachable(tier: Sequence[Candidate], trail) -> Sequence[Candidate]:
+    """Numbers whose connection is down are avoided while another can take the message."""
+    up = [c for c in tier if c.connection_status != "down"]
+    if up and len(up) < len(tier):
+        down = ", ".join(sorted(c.number for c in tier if c.connection_status == "down"))
+        trail(f"Connections: left out {down}, whose connection is down.")
+        return up
+    return tier
+
+
+def _within_queue_limit(settings, request, tier: Sequence[Candidate], trail):
+    """maxQueueSeconds: a number whose backlog is over the limit is left out when another
+    number of the tier can take the message sooner."""
+    limit = settings.max_queue_seconds
+    if limit is None or len(tier) < 2:
+        return tier
+    waits = {c.id: c.wait(request.now) for c in tier}
+    soonest = min(waits.values())
+    kept = [c for c in tier if waits[c.id] <= limit or waits[c.id] == soonest]
+    if len(kept) < len(tier):
+        left_out = sorted(
+            (c for c in tier if waits[c.id] > limit and waits[c.id] > soonest),
+            key=lambda c: c.number,
+        )
+        over = ", ".join(f"{c.number} ({waits[c.id]:.0f} s)" for c in left_out)
+        trail(f"Queue: left out {over}, over the pool's {limit} s limit; others are sooner.")
+    return kept
+
+
+def _pick(settings, request, rule, tier: Sequence[Candidate], trail) -> Decision:
+    tier = _reachable(tier, trail)
+    tier = _within_queue_limit(settings, request, tier, trail)
     number_type = _weighted_type(settings.weights, tier, trail)
     of_type = [c for c in tier if c.type == number_type]
     if settings.sticky:

@@ -12,15 +12,16 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from carriers.models import Connection
 from optout.selectors import recipient_optouts
 from pools import selection
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools_project.errors import ServiceError
-from virtual_numbers.models import Number
+from virtual_numbers.pacing import number_record_use
 from virtual_numbers.phone import parse_e164
 
 REFUSAL_STATUS = {"INVALID_RECIPIENT": 400}
@@ -28,15 +29,22 @@ REFUSAL_STATUS = {"INVALID_RECIPIENT": 400}
 
 @dataclass(frozen=True)
 class Selection:
-    """A decision and the recipient it was taken for, in E.164."""
+    """A decision and the recipient it was taken for, in E.164; for a send, the turn
+    (epoch seconds) its number's rate gives it."""
 
     recipient: str
     decision: selection.Decision
+    slot: float | None = None
 
     @property
     def number_id(self):
         decision = self.decision
         return decision.number.number_id if decision.number and not decision.opted_out else None
+
+    @property
+    def connection_id(self):
+        """The chosen number's connection (None: the built-in simulator, or no number)."""
+        return self.decision.number.connection_id if self.number_id else None
 
 
 def recipient_facts(to: str) -> selection.Recipient:
@@ -69,6 +77,7 @@ def pool_settings(pool: Pool) -> selection.Settings:
         skip_unhealthy=pool.skip_unhealthy,
         opt_out_scope=pool.opt_out_scope,
         overrides=tuple(pool.overrides),
+        max_queue_seconds=pool.max_queue_seconds,
     )
 
 
@@ -86,6 +95,7 @@ CANDIDATE_COLUMNS = {
     "sms": "number__sms_capable",
     "mms": "number__mms_capable",
     "last_used_at": "number__last_used_at",
+    "next_slot_at": "number__next_slot_at",
 }
 
 
@@ -95,9 +105,21 @@ def candidate_rows(queryset, path: str = "", *extra: str):
     """
     number = f"{path}number__"
     rows = queryset.annotate(
-        healthy=Coalesce(f"{number}health_override", f"{number}computed_healthy")
-    ).values_list(*(path + column for column in CANDIDATE_COLUMNS.values()), "healthy", *extra)
-    names = [*CANDIDATE_COLUMNS, "healthy"]
+        healthy=Coalesce(f"{number}health_override", f"{number}computed_healthy"),
+        connection=Coalesce(f"{number}connection_id", default_connection(f"{number}account", "id")),
+        connection_status=Coalesce(
+            f"{number}connection__state_status",
+            default_connection(f"{number}account", "state_status"),
+            Value(Connection.Status.UP),  # the built-in simulator
+        ),
+    ).values_list(
+        *(path + column for column in CANDIDATE_COLUMNS.values()),
+        "healthy",
+        "connection",
+        "connection_status",
+        *extra,
+    )
+    names = [*CANDIDATE_COLUMNS, "healthy", "connection_id", "connection_status"]
     return [
         (
             selection.Candidate(**dict(zip(names, row[: len(names)], strict=True))),
@@ -105,6 +127,15 @@ def candidate_rows(queryset, path: str = "", *extra: str):
         )
         for row in rows
     ]
+
+
+def default_connection(account_path: str, column: str) -> Subquery:
+    """A column of the account's default connection: the one of its numbers that name none."""
+    return Subquery(
+        Connection.objects.filter(account=OuterRef(account_path), is_default=True).values(column)[
+            :1
+        ]
+    )
 
 
 def pool_candidates(pool: Pool) -> list[selection.Candidate]:
@@ -182,15 +213,22 @@ def sender_preview(
 
 
 def sender_select(
-    *, pool: Pool, to: str, channel: str = "sms", strategy: str = "Numeric", now=None
+    *,
+    pool: Pool,
+    to: str,
+    channel: str = "sms",
+    strategy: str = "Numeric",
+    parts: int = 1,
+    now=None,
 ) -> Selection:
-    """Decide and record: the mapping, the number's counters. Runs in the caller's transaction."""
+    """Decide and record: the mapping, the number's counters and the turn its `parts`
+    take at the number's rate. Runs in the caller's transaction."""
     request = _request(pool, to, channel, strategy, now)
     with transaction.atomic():
         try:
             decision, mapping_row = _decide(pool, request, locked=False)
             if not decision.reuse_mapping or _touch(mapping_row, request.now):
-                return _record_use(request, decision)
+                return _record_use(request, decision, parts)
         except _ChoiceNeedsLock:
             pass
         # Choosing among numbers reads counters that parallel sends change, and two
@@ -204,7 +242,7 @@ def sender_select(
             raise ServiceError("POOL_NOT_FOUND", "The pool was deleted meanwhile.", status=404)
         decision, mapping_row = _decide(pool, request, locked=True)
         _apply(pool, request, decision, mapping_row)
-        return _record_use(request, decision)
+        return _record_use(request, decision, parts)
 
 
 def _touch(mapping_row: MappingRow | StickyMapping, now: datetime) -> bool:
@@ -238,13 +276,12 @@ def _mapping_delete(mapping_row: MappingRow | StickyMapping) -> None:
         )
 
 
-def _record_use(request: selection.Request, decision: selection.Decision) -> Selection:
+def _record_use(request: selection.Request, decision: selection.Decision, parts: int) -> Selection:
     chosen = Selection(request.recipient.number, decision)
-    if chosen.number_id is not None:
-        Number.objects.filter(pk=chosen.number_id).update(
-            last_used_at=request.now, messages_sent=F("messages_sent") + 1
-        )
-    return chosen
+    if chosen.number_id is None:
+        return chosen
+    slot = number_record_use(number_id=chosen.number_id, used_at=request.now, parts=parts)
+    return Selection(chosen.recipient, decision, slot)
 
 
 def mappings_purge_expired(*, now: datetime | None = None, batch_size: int = 1000) -> int:

@@ -97,6 +97,9 @@ class PoolSettingsSerializer(StrictInputMixin, serializers.Serializer):
     optOutReply = serializers.CharField(source="opt_out_reply", required=False, max_length=1600)
     optInReply = serializers.CharField(source="opt_in_reply", required=False, max_length=1600)
     overrides = json_setting(validators.validate_overrides)
+    maxQueueSeconds = serializers.IntegerField(
+        source="max_queue_seconds", required=False, allow_null=True, min_value=0, max_value=86400
+    )
 
 
 class PoolSerializer(serializers.ModelSerializer):

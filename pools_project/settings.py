@@ -90,8 +90,11 @@ CARRIER_WEBHOOK_SECRET = env_webhook_secret(
 # Lets callbacks reach loopback and private addresses (development and tests only).
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 
-# Where messages leave the service; the simulator needs no carrier.
-SMS_GATEWAY_BACKEND = os.environ.get("SMS_GATEWAY_BACKEND", "messaging.gateways.SimulatorGateway")
+# Where the messages of numbers with no connection leave (an account without a default
+# connection); the simulator needs no carrier.
+SMS_GATEWAY_BACKEND = os.environ.get(
+    "SMS_GATEWAY_BACKEND", "carriers.gateways.simulator.SimulatorGateway"
+)
 # The service's public address, for the short links it puts in message bodies.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 SHORT_LINK_DEFAULT_VALIDITY = env_int("SHORT_LINK_DEFAULT_VALIDITY", 7 * 24 * 3600)
@@ -117,7 +120,13 @@ NUMBER_HEALTH_WINDOW = env_int("NUMBER_HEALTH_WINDOW", 20)
 NUMBER_HEALTH_MIN_REPORTS = env_int("NUMBER_HEALTH_MIN_REPORTS", 5)
 NUMBER_HEALTH_THRESHOLD = 0.25
 
+# Dispatch (SPEC §12): how long a dispatcher holds a message it is handing over; past
+# that, a dispatcher that died is presumed dead and the message is taken again.
+DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 60)
+
 CELERY_BEAT_SCHEDULE = {
+    # Messages whose turn came and whose task was lost, or whose dispatcher died.
+    "dispatch-due-messages": {"task": "messaging.tasks.dispatch_due_messages", "schedule": 1.0},
     "deliver-due-notifications": {
         "task": "messaging.tasks.deliver_due_notifications",
         "schedule": 30.0,
@@ -143,6 +152,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
+    "carriers",
     "virtual_numbers",
     "pools",
     "messaging",

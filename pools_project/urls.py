@@ -3,9 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from messaging.apis import StatusWebhookApi
+from messaging.apis import (
+    ConnectionInboundWebhookApi,
+    ConnectionStatusWebhookApi,
+    InboundWebhookApi,
+    StatusWebhookApi,
+)
 from messaging.views import short_link_redirect
-from optout.apis import InboundWebhookApi
 
 # The schema and its docs are public: no key needed, and a stale key does not lock them.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
@@ -19,7 +23,18 @@ urlpatterns = [
     path("pools/", include("pools.urls")),
     path("sms/", include("messaging.urls")),
     path("optouts/", include("optout.urls")),
+    path("connections/", include("carriers.urls")),
     path("webhooks/status", StatusWebhookApi.as_view(), name="webhook-status"),
     path("webhooks/inbound", InboundWebhookApi.as_view(), name="webhook-inbound"),
+    path(
+        "webhooks/connections/<str:connection_id>/inbound",
+        ConnectionInboundWebhookApi.as_view(),
+        name="connection-webhook-inbound",
+    ),
+    path(
+        "webhooks/connections/<str:connection_id>/status",
+        ConnectionStatusWebhookApi.as_view(),
+        name="connection-webhook-status",
+    ),
     path("s/<str:code>", short_link_redirect, name="short-link"),
 ]

@@ -7,7 +7,7 @@ decision for the same pool and recipient.
 from dataclasses import dataclass, field
 
 from messaging.models import Message
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from pools.models import Pool, PoolNumber, StickyMapping
 from tests.factories import NumberFactory, PoolFactory
 from virtual_numbers.models import Number

@@ -2,7 +2,7 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from messaging.links import locate
+from messaging.services.links import locate
 from tests.messaging_factories import StoredMessageFactory
 
 

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from messaging.health import number_health_recompute
-from messaging.lifecycle import message_report_status, messages_expire
 from messaging.models import Message
+from messaging.services.health import number_health_recompute
+from messaging.services.lifecycle import message_report_status, messages_expire
 from tests.messaging_factories import StoredMessageFactory
 from tests.scenarios import NEW_YORK, SAN_FRANCISCO, pool_with
 from virtual_numbers.models import Number

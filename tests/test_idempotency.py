@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import connection
 
-from messaging import services
+from messaging import apis
 from messaging.models import IdempotencyKey, Message, StatusEvent
 from pools.models import PoolNumber
 from tests.assertions import assert_error
@@ -140,14 +140,14 @@ def test_a_key_must_be_1_to_255_characters(api, account, key):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_send_one_message(account, monkeypatch):
     pool = pool_with(account, [NEW_YORK])
-    send_message = services.message_send
+    send_message = apis.message_send
 
     def slow_send(**kwargs):
         message = send_message(**kwargs)
         time.sleep(0.3)  # the first request holds its key uncommitted while the other arrives
         return message
 
-    monkeypatch.setattr(services, "message_send", slow_send)
+    monkeypatch.setattr(apis, "message_send", slow_send)
     clients = [client_for(account) for _ in range(2)]
     barrier = threading.Barrier(len(clients))
     responses, errors = [], []

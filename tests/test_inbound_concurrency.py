@@ -9,9 +9,8 @@ import threading
 import pytest
 from django.db import connection
 
-from messaging.models import Message, Notification
-from messaging.replies import AUTO_REPLY_RULE
-from optout.inbound import inbound_receive
+from messaging.models import AUTO_REPLY_RULE, Message, Notification
+from messaging.services.inbound import inbound_receive
 from optout.models import InboundMessage, OptOut, OptOutEvent
 from tests.scenarios import NEW_YORK, pool_with
 

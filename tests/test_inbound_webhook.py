@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
-from messaging.models import Message, Notification
-from messaging.replies import AUTO_REPLY_RULE
-from messaging.services import message_send
+from messaging.models import AUTO_REPLY_RULE, Message, Notification
+from messaging.services.sending import message_send
 from optout.models import InboundMessage, Keyword, OptOut, OptOutEvent
 from pools.models import PoolNumber, StickyMapping
 from tests.assertions import assert_error

@@ -3,10 +3,11 @@
 import pytest
 from django.db import transaction
 
-from messaging.gateways import Gateway, GatewayError
-from messaging.lifecycle import message_dispatch, message_report_status, messages_expire
+from carriers.gateways.base import Accepted, Gateway, Refused
 from messaging.models import Message
-from messaging.services import message_send
+from messaging.services.dispatch import message_dispatch
+from messaging.services.lifecycle import message_report_status, messages_expire
+from messaging.services.sending import message_send
 from optout.services import optout_record
 from tests.messaging_factories import StoredMessageFactory
 from tests.scenarios import NEW_YORK, pool_with
@@ -21,19 +22,19 @@ class RecordingGateway(Gateway):
 
     handed_over: list[str] = []
 
-    def send(self, message):
-        self.handed_over.append(str(message.id))
-        return f"rec-{message.id}"
+    def send(self, outbound):
+        self.handed_over.append(outbound.tracking_id)
+        return Accepted((f"rec-{outbound.tracking_id}",))
 
 
 class RefusingGateway(Gateway):
-    def send(self, message):
-        raise GatewayError("Destination blocked by the carrier", code="CARRIER_BLOCKED")
+    def send(self, outbound):
+        return Refused("CARRIER_BLOCKED", "Destination blocked by the carrier")
 
 
 class VerboseRefusingGateway(Gateway):
-    def send(self, message):
-        raise GatewayError("Refused: " + "the carrier explains at length " * 5, code="E" * 60)
+    def send(self, outbound):
+        return Refused("E" * 60, "Refused: " + "the carrier explains at length " * 5)
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_a_sent_message_ends_delivered_through_queued_and_sent(
 
     message = Message.objects.get(pk=response.json()["trackingId"])
     assert (message.status, message.detailed_status, message.error_code) == ("Delivered", "", "")
-    assert message.gateway_message_id == f"sim-{message.id}"
+    assert message.provider_message_id == f"sim-{message.id}"
     assert message.sent_at is not None
     assert [status for status, _, _ in history(message)] == ["Queued", "Sent", "Delivered"]
     detail = api.get(f"/sms/my/{message.id}").json()

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from messaging.lifecycle import message_report_status
-from messaging.services import message_send
+from messaging.services.lifecycle import message_report_status
+from messaging.services.sending import message_send
 from tests.assertions import assert_error
 from tests.scenarios import NEW_YORK, SAN_FRANCISCO, pool_with
 

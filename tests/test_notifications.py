@@ -12,11 +12,12 @@ from django.db import connection
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from messaging import notifications
-from messaging.gateways import Gateway
-from messaging.lifecycle import message_report_status
+from carriers.gateways.base import Accepted, Gateway
 from messaging.models import DeliveryAttempt, Message, Notification
-from messaging.notifications import (
+from messaging.services import notifications
+from messaging.services.inbound import inbound_receive
+from messaging.services.lifecycle import message_report_status
+from messaging.services.notifications import (
     UnsafeUrl,
     backoff,
     check_public,
@@ -25,7 +26,6 @@ from messaging.notifications import (
     notification_retry_now,
 )
 from messaging.tasks import deliver_notification
-from optout.inbound import inbound_receive
 from optout.services import optout_record
 from tests.scenarios import NEW_YORK, pool_with
 from tests.webhook_receiver import closed_port_url, running_receiver
@@ -38,8 +38,8 @@ RECIPIENT = "+12125550100"
 class HoldingGateway(Gateway):
     """Takes the message and reports nothing: it stays Sent until a report arrives."""
 
-    def send(self, message):
-        return f"held-{message.id}"
+    def send(self, outbound):
+        return Accepted((f"held-{outbound.tracking_id}",))
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Message
-from messaging.services import message_send
-from optout.inbound import inbound_receive
+from messaging.services.inbound import inbound_receive
+from messaging.services.sending import message_send
 from pools.services import pool_assign_numbers
 from tests.scenarios import NEW_YORK, number_of, pool_with
 from virtual_numbers.models import Number

@@ -37,6 +37,7 @@ DEFAULT_SETTINGS = {
     "inboundSMSCallbackUrl": None,
     "callback": None,
     "overrides": [],
+    "maxQueueSeconds": None,
 }
 
 
@@ -103,6 +104,7 @@ def test_a_pool_is_created_with_the_settings_given(api):
         "optOutReply": "ACME: unsubscribed. Reply START to resubscribe.",
         "optInReply": "ACME: welcome back.",
         "overrides": [{"country": "CA", "geomatch": False}, {"channel": "mms", "sticky": False}],
+        "maxQueueSeconds": 30,
     }
 
     assert settings_of(create(api, **settings)) == settings

@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from pools.models import PoolNumber
 from tests.assertions import assert_error
 from tests.scenarios import (

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from messaging.models import Message, Notification
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from messaging.tasks import (
     deliver_due_notifications,
     expire_queued_messages,
@@ -63,6 +63,7 @@ def test_every_scheduled_job_is_a_registered_task():
 
     assert sorted(tasks) == [
         "messaging.tasks.deliver_due_notifications",
+        "messaging.tasks.dispatch_due_messages",
         "messaging.tasks.expire_queued_messages",
         "messaging.tasks.recompute_all_number_health",
         "pools.tasks.purge_expired_mappings",
@@ -181,7 +182,7 @@ def test_run_schedules_once_runs_every_job(
 ):
     pool = pool_with(account, [NEW_YORK], sticky=True, sticky_ttl_days=1)
     number = Number.objects.get(number=NEW_YORK)
-    message_send(pool=pool, to="+14155550100", body="mapped")
+    mapped = message_send(pool=pool, to="+14155550100", body="mapped")  # its task lost
     for _ in range(5):
         StoredMessageFactory(pool=pool, number=number, status=Message.Status.UNDELIVERED)
     queued = StoredMessageFactory(pool=pool, expires_at=start + timedelta(minutes=1))
@@ -193,12 +194,14 @@ def test_run_schedules_once_runs_every_job(
         call_command("run_schedules", "--once", stdout=stdout)
 
     assert stdout.getvalue().splitlines() == [
+        "dispatch-due-messages: 1",
         "deliver-due-notifications: 1",
         "expire-queued-messages: 1",
         "recompute-number-health: 1",
         "purge-sticky-mappings: 1",
     ]
     assert posted_names(receiver) == ["retry"]
+    assert Message.objects.get(pk=mapped.pk).status == "Delivered"
     assert Message.objects.get(pk=queued.pk).status == "Failed"
     assert Number.objects.get(pk=number.pk).computed_healthy is False
     assert not StickyMapping.objects.exists()

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from pools.models import PoolNumber, StickyMapping
 from tests.scenarios import NEW_YORK, SAN_FRANCISCO, pool_with, written_state
 

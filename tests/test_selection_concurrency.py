@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from messaging.models import Message
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from pools.models import PoolNumber, StickyMapping
 from tests.scenarios import pool_with
 

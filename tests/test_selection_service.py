@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from pools import sender
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.services import pool_update

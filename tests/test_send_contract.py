@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from messaging.gateways import Gateway
+from carriers.gateways.base import Accepted, Gateway
 from messaging.models import Message
 from optout.services import optout_record
 from pools.models import PoolNumber
@@ -35,9 +35,9 @@ class RecordingGateway(Gateway):
 
     bodies: list[str] = []
 
-    def send(self, message):
-        self.bodies.append(message.body)
-        return f"rec-{message.id}"
+    def send(self, outbound):
+        self.bodies.append(outbound.body)
+        return Accepted((f"rec-{outbound.tracking_id}",))
 
 
 # The answer

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from messaging.lifecycle import message_report_status
 from messaging.models import Message
-from messaging.services import message_send
+from messaging.services.lifecycle import message_report_status
+from messaging.services.sending import message_send
 from tests.assertions import assert_error
 from tests.scenarios import NEW_YORK, pool_with
 

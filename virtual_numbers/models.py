@@ -1,7 +1,7 @@
 import uuid
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from accounts.models import Account
 
@@ -24,6 +24,12 @@ class NumberQuerySet(models.QuerySet):
 
     def unassigned(self):
         return self.filter(pool_number__isnull=True)
+
+    def with_queue_depth(self):
+        # Messages waiting for the number: Queued, not yet handed to its carrier.
+        return self.annotate(
+            queue_depth=Count("messages", filter=Q(messages__status="Queued"), distinct=True)
+        )
 
 
 class Number(models.Model):
@@ -59,6 +65,23 @@ class Number(models.Model):
         blank=True,
         help_text="An operator's override of the computed health; empty to follow the reports.",
     )
+    connection = models.ForeignKey(
+        "carriers.Connection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="numbers",
+        help_text="Where its messages leave: the connection it was bought at. Empty: the "
+        "account's default connection (a simulator if it has none).",
+    )
+    parts_per_second = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Its send rate in message parts per second. Empty: the type's default "
+        "(1 for a long code, 3 toll-free, 100 for a short code).",
+    )
+    # Pacing: when (epoch seconds) its next part may leave; a send reserves its slot here.
+    next_slot_at = models.FloatField(default=0, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
     messages_sent = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -89,6 +112,10 @@ class Number(models.Model):
                 name="numbers_number_has_capability",
                 violation_error_message="A number must carry SMS, MMS or both.",
             ),
+            models.CheckConstraint(
+                condition=Q(parts_per_second__isnull=True) | Q(parts_per_second__gt=0),
+                name="numbers_number_rate_positive",
+            ),
         ]
 
     def __str__(self):
@@ -103,5 +130,17 @@ class Number(models.Model):
         return self.computed_healthy
 
     @property
+    def rate(self) -> float:
+        """Parts per second: its own, or its type's default (the rates Twilio publishes)."""
+        return self.parts_per_second or DEFAULT_PARTS_PER_SECOND[self.type]
+
+    @property
     def capabilities(self) -> list[str]:
         return [name for name, on in (("sms", self.sms_capable), ("mms", self.mms_capable)) if on]
+
+
+DEFAULT_PARTS_PER_SECOND = {
+    Number.Type.LONGCODE: 1.0,
+    Number.Type.TOLLFREE: 3.0,
+    Number.Type.SHORTCODE: 100.0,
+}

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from messaging.serializers import MessageSerializer
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from pools.selectors import pool_by_reference
 from pools_project.errors import ServiceError
 

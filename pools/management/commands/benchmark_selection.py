@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Account
-from messaging.services import message_send
+from messaging.services.sending import message_send
 from pools.models import Pool, PoolNumber
 from virtual_numbers.models import Number
 

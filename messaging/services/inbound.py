@@ -7,10 +7,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from messaging.models import Message, Notification
-from messaging.notifications import notification_record
-from messaging.replies import message_send_reply
+from messaging.services.notifications import notification_record
+from messaging.services.sending import message_send_reply
 from optout.models import InboundMessage, Keyword
-from optout.selectors import recipient_optouts
+from optout.selectors import numbers_in_scope, recipient_stopped
 from optout.services import ACCOUNT_WIDE, keyword_match, optout_record, optout_remove
 from pools.models import DEFAULT_HELP_REPLY, DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, Pool
 from pools.sender import mapping_engage
@@ -117,7 +117,7 @@ def _act(keyword: Keyword, inbound: InboundMessage, number: Number, pool: Pool |
         optout_remove(
             account=account,
             recipient=recipient,
-            numbers=_numbers_in_scope(number, pool) | {ACCOUNT_WIDE},
+            numbers=numbers_in_scope(number=number.number, pool=pool) | {ACCOUNT_WIDE},
             keyword=keyword.word,
         )
         return _reply(keyword, inbound, number, pool)
@@ -126,16 +126,10 @@ def _act(keyword: Keyword, inbound: InboundMessage, number: Number, pool: Pool |
     return _reply(keyword, inbound, number, pool)
 
 
-def _numbers_in_scope(number: Number, pool: Pool | None) -> set[str]:
-    """The numbers a STOP to `number` covers: the whole pool with scope `pool`."""
-    if pool is None or pool.opt_out_scope == Pool.OptOutScope.NUMBER:
-        return {number.number}
-    return set(Number.objects.filter(pool_number__pool=pool).values_list("number", flat=True))
-
-
 def _opted_out(recipient: str, number: Number, pool: Pool | None) -> bool:
-    numbers, everywhere = recipient_optouts(account_id=number.account_id, recipient=recipient)
-    return everywhere or bool(numbers & _numbers_in_scope(number, pool))
+    return recipient_stopped(
+        account_id=number.account_id, recipient=recipient, number=number.number, pool=pool
+    )
 
 
 def _reply(keyword: Keyword, inbound: InboundMessage, number: Number, pool: Pool | None):

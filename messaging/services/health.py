@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.db.models import Q
 
-from messaging.lifecycle import EXPIRED
 from messaging.models import Message
+from messaging.services.lifecycle import EXPIRED
 from virtual_numbers.models import Number
 
 # What says something about the number: not an expiry in our own queue.

@@ -15,8 +15,8 @@ from django.utils import timezone
 from ua_parser import parse as parse_user_agent
 
 from messaging.models import Click, Message, Notification, ShortLink, short_url
-from messaging.notifications import notification_record
 from messaging.serializers import ClickSerializer
+from messaging.services.notifications import notification_record
 
 CODE_ALPHABET = string.ascii_letters + string.digits
 CODE_LENGTH = 8  # 62^8 ≈ 2·10^14 codes: a collision is not a practical concern

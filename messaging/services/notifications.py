@@ -22,9 +22,9 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from accounts.models import Account
+from messaging import queue
 from messaging.models import DeliveryAttempt, Message, Notification
 from messaging.serializers import message_resource
-from messaging.tasks import deliver_after_commit
 
 
 def notification_record(
@@ -33,7 +33,7 @@ def notification_record(
     notification = Notification.objects.create(
         account=account, kind=kind, url=url, payload=payload, message=message
     )
-    deliver_after_commit(notification)
+    queue.enqueue_after_commit(queue.DELIVER_NOTIFICATION, str(notification.pk))
     return notification
 
 
@@ -165,7 +165,7 @@ def notification_retry_now(*, notification: Notification) -> None:
         Notification.objects.filter(pk=notification.pk).exclude(
             state=Notification.State.DELIVERED
         ).update(state=Notification.State.PENDING, next_attempt_at=None)
-        deliver_after_commit(notification)
+        queue.enqueue_after_commit(queue.DELIVER_NOTIFICATION, str(notification.pk))
 
 
 def notifications_due(*, now=None):

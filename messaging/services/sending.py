@@ -1,21 +1,27 @@
+"""Messages into the world: a send through a pool, and the auto-replies to keywords."""
+
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from carriers.selectors import account_default_connection_id
 from messaging import encoding
-from messaging.lifecycle import status_event_record
-from messaging.links import body_shorten, links_create
-from messaging.models import Message
-from messaging.tasks import dispatch_after_commit
+from messaging.models import AUTO_REPLY_RULE, Message
+from messaging.services.dispatch import message_enqueue
+from messaging.services.lifecycle import status_event_record
+from messaging.services.links import body_shorten, links_create
 from pools.models import Pool
 from pools.sender import sender_select
 from pools_project.errors import ServiceError
+from virtual_numbers.models import Number
+from virtual_numbers.pacing import number_reserve_slot
 
 
 def body_prepare(*, body: str, shorten: bool, transcode: bool):
-    """The text to send, its links and its analysis; BODY_TOO_LONG over the part limit.
+    """The text to send, its links, its analysis and the parts it leaves in;
+    BODY_TOO_LONG over the part limit.
 
     Links are shortened first, so the parts are counted on what is sent; then, with
     transcoding on, look-alikes are replaced if that makes the whole body GSM-7.
@@ -31,7 +37,11 @@ def body_prepare(*, body: str, shorten: bool, transcode: bool):
             f"The body needs {parts} parts; at most {encoding.MAX_PARTS} are sent.",
             status=422,
         )
-    return text, links, analysis
+    return text, links, analysis, parts
+
+
+def slot_time(slot: float | None, now: datetime) -> datetime:
+    return datetime.fromtimestamp(slot, UTC) if slot is not None else now
 
 
 @transaction.atomic
@@ -52,25 +62,33 @@ def message_send(
     `callback` ({url, strategy}) and `transcode` override the pool's. With
     `url_validity`, URLs in the body become short links living that many seconds.
     A recipient who opted out gets nothing: the message is kept as Undelivered /
-    Opted-out (Routee) and never dispatched.
+    Opted-out (Routee) and never dispatched. The message waits its turn at its
+    number's rate, and leaves through that number's connection.
     """
-    text, links, analysis = body_prepare(
+    text, links, analysis, parts = body_prepare(
         body=body,
         shorten=url_validity is not None,
         transcode=pool.transcode if transcode is None else transcode,
     )
     channel = Message.Channel.MMS if media_urls else Message.Channel.SMS
-    chosen = sender_select(pool=pool, to=to, channel=channel, strategy=strategy)
+    now = timezone.now()
+    chosen = sender_select(
+        pool=pool, to=to, channel=channel, strategy=strategy, parts=parts, now=now
+    )
     decision = chosen.decision
     callback = callback or (
         {"url": pool.callback_url, "strategy": pool.callback_strategy} if pool.callback_url else {}
     )
+    connection_id = chosen.connection_id
+    if chosen.number_id is None and not decision.opted_out:
+        connection_id = account_default_connection_id(account_id=pool.account_id)
     message = Message.objects.create(
         account=pool.account,
         pool=pool,
         to=chosen.recipient,
         sender=decision.sender,
         number_id=chosen.number_id,
+        connection_id=connection_id,
         body=text,
         body_analysis=analysis.as_api(),
         channel=channel,
@@ -79,7 +97,8 @@ def message_send(
         callback_url=callback.get("url", ""),
         callback_strategy=callback.get("strategy", ""),
         url_validity=url_validity,
-        expires_at=timezone.now() + timedelta(seconds=ttl) if ttl else None,
+        expires_at=now + timedelta(seconds=ttl) if ttl else None,
+        dispatch_at=None if decision.opted_out else slot_time(chosen.slot, now),
         status=Message.Status.UNDELIVERED if decision.opted_out else Message.Status.QUEUED,
         detailed_status=Message.OPTED_OUT if decision.opted_out else "",
         rule=decision.rule,
@@ -89,5 +108,41 @@ def message_send(
     links_create(message=message, links=links, validity_seconds=url_validity or 0)
     status_event_record(message=message, detailed_status=message.detailed_status)
     if not decision.opted_out:
-        dispatch_after_commit(message)
+        message_enqueue(message)
+    return message
+
+
+@transaction.atomic
+def message_send_reply(
+    *, pool: Pool | None, number: Number, to: str, body: str, keyword: str
+) -> Message:
+    """An auto-reply: recorded as a message like any other, but not chosen by selection
+    and never blocked — the confirmation of a STOP must reach the person who sent it.
+    It leaves from the number written to, through that number's connection."""
+    text, _, analysis, parts = body_prepare(
+        body=body, shorten=False, transcode=bool(pool and pool.transcode)
+    )
+    now = timezone.now()
+    slot = number_reserve_slot(number_id=number.pk, now=now, parts=parts)
+    message = Message.objects.create(
+        account=number.account,
+        pool=pool,
+        to=to,
+        sender=number.number,
+        number=number,
+        connection_id=number.connection_id
+        or account_default_connection_id(account_id=number.account_id),
+        body=text,
+        body_analysis=analysis.as_api(),
+        dispatch_at=slot_time(slot, now),
+        rule=AUTO_REPLY_RULE,
+        explanation=(
+            f"Auto-reply to the keyword {keyword!r}, from {number.number}, the number it was "
+            "sent to; it bypasses the opt-out block."
+        ),
+        callback_url=pool.callback_url if pool else "",
+        callback_strategy=pool.callback_strategy if pool and pool.callback_url else "",
+    )
+    status_event_record(message=message)
+    message_enqueue(message)
     return message

@@ -1,0 +1,328 @@
+"""Handing queued messages to their carriers (SPEC §12): claim, hand over, record.
+
+Each step commits on its own and no transaction or row lock is open while a carrier
+is called — the shape of healthchecks' `sendalerts`:
+
+1. **claim**: a conditional UPDATE takes the message if it is still Queued, its turn
+   (`dispatch_at`, reserved at send at its number's rate) has come and nobody holds
+   it, and sets a lease; then the ttl, the recipient's opt-outs and the connection's
+   cap are checked.
+2. **hand over**: the connection's adapter is called, outside any transaction.
+3. **record**: what the adapter returned is applied — Sent with the provider's ids,
+   Failed with its code, or, when throttled or unreachable, the claim is released
+   and the message waits again (the sender slowed down for a throttle).
+
+A dispatcher that dies between claim and record leaves the lease to run out; then the
+sweep (`messages_dispatch_due`) enqueues the message again. A message the carrier took
+just before such a death is handed over twice: the README says so.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from carriers.gateways import gateway_for
+from carriers.gateways.base import (
+    Accepted,
+    CheckResult,
+    Gateway,
+    Outbound,
+    Outcome,
+    Refused,
+    Throttled,
+    Unavailable,
+)
+from carriers.models import Connection
+from carriers.services import (
+    connection_push_back,
+    connection_state_record,
+    connection_take_slot,
+)
+from messaging import encoding, queue
+from messaging.models import AUTO_REPLY_RULE, Message, MessagePart
+from messaging.services.lifecycle import EXPIRED, message_report_status, receipt_apply
+from optout.models import OptOut
+from optout.selectors import recipient_stopped
+from optout.services import optout_record
+from virtual_numbers.pacing import number_push_back
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 300
+SWEEP_GRACE_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Not now: try again in `seconds`."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A message this dispatcher holds until `lease_until`, ready to hand over."""
+
+    message: Message
+    outbound: Outbound
+    gateway: Gateway
+
+
+def message_enqueue(message: Message) -> None:
+    """Once the send commits, a dispatch at the message's turn. SMPP messages are taken
+    by their connection's `run_smpp` process instead; the task finds that out."""
+    delay = (message.dispatch_at - timezone.now()).total_seconds() if message.dispatch_at else 0
+    queue.enqueue_after_commit(
+        queue.DISPATCH, str(message.pk), countdown=delay if delay > 0 else None
+    )
+
+
+def unleased(now: datetime) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+
+
+def _due(now: datetime):
+    return Message.objects.filter(unleased(now), status=Message.Status.QUEUED, dispatch_at__lte=now)
+
+
+def message_dispatch(*, message_id, now: datetime | None = None) -> Wait | None:
+    """Hand one message over if its turn has come; Wait when it must be tried again.
+    Safe to run twice, or in two workers at once: only one claim can win."""
+    now = now or timezone.now()
+    message = Message.objects.select_related("connection", "pool").filter(pk=message_id).first()
+    if message is None or message.status != Message.Status.QUEUED:
+        return None
+    if message.connection and not gateway_for(message.connection).sends_inline:
+        return None  # its connection's run_smpp process takes it
+    if message.dispatch_at and message.dispatch_at > now:
+        return Wait((message.dispatch_at - now).total_seconds())
+    claim = message_claim(message=message, now=now)
+    if not isinstance(claim, Claim):
+        return claim
+    outcome = hand_over(claim)
+    return dispatch_record(claim=claim, outcome=outcome)
+
+
+def message_claim(*, message: Message, now: datetime) -> Claim | Wait | None:
+    """Take the message for hand-over: None if it is not Queued and free, or ended
+    here (expired, opted out); Wait if its connection's cap says not yet."""
+    taken = (
+        _due(now)
+        .filter(pk=message.pk)
+        .update(
+            lease_until=now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS),
+            handover_attempts=F("handover_attempts") + 1,
+        )
+    )
+    if not taken:
+        return None
+    if message.expires_at and message.expires_at <= now:
+        message_report_status(
+            message=message, status=Message.Status.FAILED, detailed_status=EXPIRED
+        )
+        return None
+    if message.rule != AUTO_REPLY_RULE and recipient_stopped(
+        account_id=message.account_id,
+        recipient=message.to,
+        number=message.sender,
+        pool=message.pool,
+    ):
+        # A STOP that arrived while the message waited: it is never sent (SPEC §4).
+        message_report_status(
+            message=message,
+            status=Message.Status.UNDELIVERED,
+            detailed_status=Message.OPTED_OUT,
+        )
+        return None
+    outbound = outbound_of(message)
+    if message.connection_id:
+        wait = connection_take_slot(
+            connection_id=message.connection_id,
+            parts=len(outbound.segments),
+            now=now.timestamp(),
+        )
+        if wait is not None:
+            message_release(message=message)
+            return Wait(wait)
+    return Claim(message, outbound, gateway_for(message.connection))
+
+
+def outbound_of(message: Message) -> Outbound:
+    """The message as its adapter sends it: the parts as bodyAnalysis counted them."""
+    unicode, segments = encoding.segment(message.body)
+    status_url = message.connection.webhook_urls()["status"] if message.connection else ""
+    return Outbound(
+        tracking_id=str(message.pk),
+        sender=message.sender,
+        to=message.to,
+        body=message.body,
+        segments=tuple(segments),
+        unicode=unicode,
+        media_urls=tuple(message.media_urls),
+        status_url=status_url,
+    )
+
+
+def hand_over(claim: Claim) -> Outcome:
+    """The carrier call, with no transaction open; an adapter's crash is no refusal."""
+    try:
+        return claim.gateway.send(claim.outbound)
+    except Exception as exc:  # the message must not be lost to an adapter's bug
+        logger.exception("hand-over of %s failed", claim.message.pk)
+        return Unavailable(f"{type(exc).__name__}: {exc}")
+
+
+def dispatch_record(*, claim: Claim, outcome: Outcome) -> Wait | None:
+    """Apply what the carrier answered; Wait when the message must be tried again."""
+    message = claim.message
+    if isinstance(outcome, Accepted):
+        message_accepted(message=message, accepted=outcome)
+        return None
+    if isinstance(outcome, Refused):
+        message_refused(message=message, refused=outcome)
+        return None
+    if isinstance(outcome, Throttled):
+        seconds = sender_slow_down(message=message, throttled=outcome)
+        message_release(message=message)
+        return Wait(seconds)
+    connection_state_record(
+        connection_id=message.connection_id, result=CheckResult("down", outcome.reason)
+    )
+    seconds = backoff(message.handover_attempts)
+    message_release(message=message, retry_at=timezone.now() + timedelta(seconds=seconds))
+    return Wait(seconds)
+
+
+def message_accepted(*, message: Message, accepted: Accepted) -> None:
+    """Sent, with the provider's ids (one per part); then what it already reported."""
+    with transaction.atomic():
+        MessagePart.objects.bulk_create(
+            MessagePart(
+                message=message, index=i, connection_id=message.connection_id, provider_id=pid
+            )
+            for i, pid in enumerate(accepted.provider_ids)
+        )
+        Message.objects.filter(pk=message.pk).update(
+            provider_message_id=accepted.provider_ids[0] if accepted.provider_ids else "",
+            lease_until=None,
+        )
+        message.provider_message_id = accepted.provider_ids[0] if accepted.provider_ids else ""
+        message_report_status(message=message, status=Message.Status.SENT)
+    connection_state_record(
+        connection_id=message.connection_id, result=CheckResult("up", "Accepted a message.")
+    )
+    for receipt in accepted.receipts:
+        receipt_apply(connection_id=message.connection_id, receipt=receipt)
+
+
+def message_refused(*, message: Message, refused: Refused) -> None:
+    """Failed with the provider's code; a carrier that says the person stopped records
+    their opt-out, so the pool stops routing to them (SPEC §11)."""
+    with transaction.atomic():
+        message_report_status(
+            message=message,
+            status=Message.Status.FAILED,
+            detailed_status=refused.reason,
+            error_code=refused.code,
+        )
+        if refused.recipient_stopped and message.number_id:
+            optout_record(
+                account=message.account,
+                recipient=message.to,
+                number=message.sender,
+                source=OptOut.Source.CARRIER,
+            )
+
+
+def sender_slow_down(*, message: Message, throttled: Throttled) -> float:
+    """The carrier said "too fast": the message's number and connection wait, and the
+    number's waiting messages move back with it, keeping their order. The seconds."""
+    seconds = throttled.retry_after or backoff(message.handover_attempts)
+    now = timezone.now()
+    with transaction.atomic():
+        if message.number_id:
+            number_push_back(number_id=message.number_id, now=now.timestamp(), seconds=seconds)
+            Message.objects.filter(
+                number_id=message.number_id,
+                status=Message.Status.QUEUED,
+                dispatch_at__gt=message.dispatch_at,
+            ).exclude(pk=message.pk).update(
+                dispatch_at=F("dispatch_at") + timedelta(seconds=seconds)
+            )
+        if message.connection_id:
+            connection_push_back(
+                connection_id=message.connection_id, now=now.timestamp(), seconds=seconds
+            )
+        retry_at = max(message.dispatch_at or now, now) + timedelta(seconds=seconds)
+        Message.objects.filter(pk=message.pk).update(dispatch_at=retry_at)
+        message.dispatch_at = retry_at
+    return seconds
+
+
+def message_release(*, message: Message, retry_at: datetime | None = None) -> None:
+    """Give the claim back: the message waits again, for anyone to take."""
+    changes = {"lease_until": None}
+    if retry_at is not None:
+        changes["dispatch_at"] = retry_at
+        message.dispatch_at = retry_at
+    Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(**changes)
+
+
+def backoff(attempts: int) -> float:
+    return min(2.0 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+
+
+def messages_dispatch_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """The sweep behind the per-message tasks: every message whose turn has come and
+    that nobody holds (its task lost, its dispatcher dead past the lease) is enqueued
+    again. SMPP connections' messages are their run_smpp process's."""
+    now = now or timezone.now()
+    # With a broker, a message's own task is due at its turn: the sweep leaves it a
+    # moment, so that it does not enqueue every paced message twice.
+    grace = 0 if settings.CELERY_TASK_ALWAYS_EAGER else SWEEP_GRACE_SECONDS
+    due = (
+        _due(now - timedelta(seconds=grace))
+        .exclude(connection__kind=Connection.Kind.SMPP)
+        .order_by("dispatch_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    due = list(due)
+    for message_id in due:
+        queue.enqueue(queue.DISPATCH, str(message_id))
+    return len(due)
+
+
+def messages_claim_for_connection(
+    *, connection_id, limit: int, now: datetime | None = None
+) -> list[Claim]:
+    """Up to `limit` of the connection's messages whose turn has come, claimed, in turn
+    order: how a run_smpp process takes its work."""
+    now = now or timezone.now()
+    candidates = (
+        _due(now)
+        .filter(connection_id=connection_id)
+        .select_related("connection", "pool")
+        .order_by("dispatch_at", "created_at")[:limit]
+    )
+    claims = []
+    for message in candidates:
+        claim = message_claim(message=message, now=now)
+        if isinstance(claim, Wait):
+            break  # the connection's cap: nothing more this round
+        if claim is not None:
+            claims.append(claim)
+    return claims
+
+
+def claims_renew(*, message_ids, now: datetime | None = None) -> None:
+    """Keep holding messages still being handed over (a multi-part submit waiting out a
+    throttle, or a bind coming back)."""
+    now = now or timezone.now()
+    Message.objects.filter(pk__in=list(message_ids), status=Message.Status.QUEUED).update(
+        lease_until=now + timedelta(seconds=settings.DISPATCH_LEASE_SECONDS)
+    )

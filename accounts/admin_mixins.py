@@ -40,6 +40,15 @@ class OwnAccountField(forms.ModelChoiceField):
         return self.queryset.get()  # the queryset is limited to the user's account
 
 
+class PositiveRateField(forms.FloatField):
+    """A rate per second: empty (the default), or above 0 and at most `max_value`."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and value <= 0:
+            raise forms.ValidationError("Enter a rate greater than 0.", code="min_value")
+
+
 class AccountScopedAdmin(admin.ModelAdmin):
     """Confines staff tied to an account to that account's objects.
 

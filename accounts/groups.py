@@ -8,7 +8,7 @@ an account, this group.
 from django.contrib.auth.models import Group, Permission
 
 OPERATORS = "Account operators"
-CONSOLE_APPS = ["accounts", "numbers", "pools", "messaging", "optout"]
+CONSOLE_APPS = ["accounts", "carriers", "numbers", "pools", "messaging", "optout"]
 
 
 def operators_group_sync(**kwargs) -> Group:

@@ -1,10 +1,15 @@
 from django.conf import settings
 from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from carriers.gateways import gateway_for
+from carriers.gateways.base import Gateway
+from carriers.gateways.webhooks import Headers, WebhookRequest
 from carriers.models import Connection
 from messaging.carrier_webhooks import carrier_payload
 from messaging.filters import MessageFilter
@@ -17,7 +22,7 @@ from messaging.serializers import (
     StatusReportSerializer,
 )
 from messaging.services.inbound import inbound_receive
-from messaging.services.lifecycle import message_report_status
+from messaging.services.lifecycle import message_report_status, receipt_apply
 from messaging.services.sending import message_send
 from optout.serializers import InboundSerializer
 from pools.apis import pool_or_404
@@ -176,29 +181,74 @@ class InboundWebhookApi(generics.GenericAPIView):
 
 
 class ConnectionWebhookApi(generics.GenericAPIView):
-    """A provider's own webhooks for one connection (SPEC §11), in its format and
-    signature. Kinds that call none (the simulator, SMPP: receipts come over the bind)
-    have no such endpoint."""
+    """A provider's own webhooks for one connection (SPEC §11): in its format, verified
+    with its signature scheme against the connection's secrets. Kinds that call none
+    (the simulator; SMPP, whose receipts come over the bind) have no such endpoint."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = []  # the adapter reads the raw body: signatures cover its bytes
 
-    @extend_schema(request=None, responses={404: None})
-    def post(self, request, connection_id):
-        get_or_404(
+    def webhook(self, request, connection_id) -> tuple[Connection, Gateway, WebhookRequest]:
+        connection = get_or_404(
             Connection.objects.exclude(kind__in=[Connection.Kind.SIMULATOR, Connection.Kind.SMPP]),
             "CONNECTION_NOT_FOUND",
             "No connection here takes provider webhooks.",
             pk=connection_id,
         )
-        raise ServiceError(
-            "CONNECTION_NOT_FOUND", "No connection here takes provider webhooks.", status=404
-        )
+        gateway = gateway_for(connection)
+        webhook = webhook_request(request)
+        if not gateway.verify(webhook):
+            raise ServiceError(
+                "INVALID_SIGNATURE",
+                f"The request is not signed as {connection.get_kind_display()} signs it.",
+                status=401,
+            )
+        return connection, gateway, webhook
+
+
+def webhook_request(request) -> WebhookRequest:
+    """The request as the provider made it, on the URL it called (PUBLIC_BASE_URL)."""
+    django_request = request._request
+    form = django_request.GET if django_request.method == "GET" else django_request.POST
+    return WebhookRequest(
+        url=settings.PUBLIC_BASE_URL + django_request.get_full_path(),
+        method=django_request.method,
+        headers=Headers(django_request.headers),
+        body=django_request.body,
+        now=timezone.now(),
+        form={key: form.get(key) for key in form},
+    )
 
 
 class ConnectionInboundWebhookApi(ConnectionWebhookApi):
-    pass
+    @extend_schema(request=None, responses={200: None, 401: None, 404: None})
+    def post(self, request, connection_id):
+        """Messages people wrote to the connection's numbers, in the provider's format."""
+        connection, gateway, webhook = self.webhook(request, connection_id)
+        for inbound in gateway.parse_inbound(webhook):
+            inbound_receive(
+                message_id=inbound.message_id,
+                sender=inbound.sender,
+                to=inbound.to,
+                body=inbound.body,
+                received_at=inbound.received_at,
+                account_id=connection.account_id,
+            )
+        body, content_type = gateway.inbound_answer()
+        return HttpResponse(body, content_type=content_type)
+
+    get = post  # Vonage calls with GET unless told otherwise
 
 
 class ConnectionStatusWebhookApi(ConnectionWebhookApi):
-    pass
+    @extend_schema(request=None, responses={200: None, 401: None, 404: None})
+    def post(self, request, connection_id):
+        """Delivery reports for the connection's messages, in the provider's format."""
+        connection, gateway, webhook = self.webhook(request, connection_id)
+        for receipt in gateway.parse_status(webhook):
+            receipt_apply(connection_id=connection.pk, receipt=receipt)
+        body, content_type = gateway.inbound_answer()
+        return HttpResponse(body, content_type=content_type)
+
+    get = post

@@ -137,8 +137,9 @@ class MessagePart(models.Model):
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="parts")
     index = models.PositiveSmallIntegerField()
+    # Kept when its connection is deleted: the message's history stays whole.
     connection = models.ForeignKey(
-        "carriers.Connection", on_delete=models.CASCADE, null=True, related_name="+"
+        "carriers.Connection", on_delete=models.SET_NULL, null=True, related_name="+"
     )
     provider_id = models.CharField(max_length=100)
     status = models.CharField(max_length=11, choices=Message.Status.choices, default="Sent")

@@ -1,12 +1,13 @@
 import uuid
 from datetime import timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools_project.errors import ServiceError
+from virtual_numbers.models import Number
 
 
 def pool_list(*, account: Account) -> QuerySet[Pool]:
@@ -33,7 +34,7 @@ def pool_numbers(*, pool: Pool) -> QuerySet[PoolNumber]:
     """
     return (
         PoolNumber.objects.filter(pool=pool)
-        .select_related("number")
+        .prefetch_related(Prefetch("number", Number.objects.with_queue_depth()))
         .annotate(
             live_mapping_count=Count("mappings", filter=live_mappings_filter(pool, "mappings__"))
         )

@@ -3,7 +3,8 @@
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -87,6 +88,47 @@ def exception_handler(exc, context):
     else:
         response.data = error_body(code, str(exc.detail))
     return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The shape of every error (SPEC §6), for the schema."""
+
+    code = serializers.CharField(help_text="UPPER_SNAKE, e.g. VALIDATION_ERROR.")
+    developerMessage = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Validation errors only: the messages of each field, e.g. `settings.host`.",
+    )
+
+
+def error_response(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+class RateField(serializers.FloatField):
+    """A rate per second: a JSON number (not a numeric string, not a boolean) above 0."""
+
+    default_error_messages = {
+        "invalid": "Must be a JSON number.",
+        "not_positive": "Must be greater than 0.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if data <= 0:
+            self.fail("not_positive")
+        return data
+
+
+class JsonIntegerField(serializers.IntegerField):
+    """An integer as JSON writes it: 5, not "5", 5.0 or true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
 
 
 def django_validator(validate):

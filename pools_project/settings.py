@@ -240,7 +240,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"NumberTypeEnum": "virtual_numbers.models.Number.Type"},
+    "ENUM_NAME_OVERRIDES": {
+        "NumberTypeEnum": "virtual_numbers.models.Number.Type",
+        "ConnectionStatusEnum": "carriers.models.Connection.Status",
+    },
 }
 
 LOGGING = {

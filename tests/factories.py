@@ -4,6 +4,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import Account, User
+from carriers.models import Connection
 from messaging.models import Click, Message, ShortLink, StatusEvent
 from pools.models import Pool, PoolNumber, StickyMapping
 from virtual_numbers.models import Number
@@ -24,6 +25,36 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-for-tests")
     is_staff = True
     account = factory.SubFactory(AccountFactory)
+
+
+# A valid connection of each kind, as the API takes it: (settings, secrets).
+CONNECTION_EXAMPLES = {
+    "simulator": ({}, {}),
+    "smpp": (
+        {"host": "smsc.example.net", "port": 2775, "systemId": "acme"},
+        {"password": "smPa55wd"},
+    ),
+    "twilio": ({"accountSid": "AC0123456789abcdef0123456789abcdef"}, {"authToken": "twilio-T0ken"}),
+    "telnyx": ({"publicKey": "MCowBQYDK2VwAyEAexamplekey="}, {"apiKey": "KEY-telnyx-S3cret"}),
+    "vonage": (
+        {"apiKey": "a1b2c3d4"},
+        {"apiSecret": "vonage-S3cret", "signatureSecret": "vonage-Sig"},
+    ),
+}
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A simulator connection by default; for another `kind`, that kind's example settings
+    and secrets (CONNECTION_EXAMPLES) unless given."""
+
+    class Meta:
+        model = Connection
+
+    account = factory.SubFactory(AccountFactory)
+    name = factory.Sequence(lambda n: f"connection-{n}")
+    kind = Connection.Kind.SIMULATOR
+    settings = factory.LazyAttribute(lambda c: dict(CONNECTION_EXAMPLES[c.kind][0]))
+    secrets = factory.LazyAttribute(lambda c: dict(CONNECTION_EXAMPLES[c.kind][1]))
 
 
 class NumberFactory(factory.django.DjangoModelFactory):

@@ -12,6 +12,7 @@ import sys
 import time
 from urllib.parse import quote
 
+import kombu.pools
 import pytest
 import redis
 from django.conf import settings as django_settings
@@ -21,6 +22,7 @@ from messaging.models import Message
 from pools_project import celery_app
 from tests.scenarios import NEW_YORK, pool_with
 from tests.webhook_receiver import running_receiver
+from virtual_numbers.models import Number
 
 REDIS_DB = 11  # a database of its own, flushed before and after
 BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
@@ -50,6 +52,7 @@ def reset_broker_connections() -> None:
         celery_app.pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    kombu.pools.reset()  # kombu keeps producer pools per broker URL, closed ones too
 
 
 @pytest.fixture
@@ -71,36 +74,46 @@ def broker(settings):
         client.close()
 
 
-@pytest.fixture
-def worker(broker, tmp_path):
+def start_worker(log, *extra: str, **env: str) -> subprocess.Popen:
     """`celery -A pools_project worker` on the test broker and the test database."""
-    log = tmp_path / "worker.log"
     env = {
         **os.environ,
         "CELERY_BROKER_URL": BROKER_URL,
         "DATABASE_URL": worker_database_url(),
         "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
         "DJANGO_SETTINGS_MODULE": "pools_project.settings",
+        **env,
     }
     command = [
         *[sys.executable, "-m", "celery", "-A", "pools_project", "worker"],
-        *["--pool=solo", "-l", "info", "-n", f"pytest-{os.getpid()}@%h"],
-        *["--without-gossip", "--without-mingle", "--without-heartbeat"],
+        *["--pool=solo", "-l", "info", "-n", f"pytest-{os.getpid()}-{log.stem}@%h"],
+        *["--without-gossip", "--without-mingle", "--without-heartbeat", *extra],
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(
             command, cwd=django_settings.BASE_DIR, env=env, stdout=output, stderr=output
         )
+    wait_until(lambda: b" ready." in log.read_bytes(), process, log, "the worker to start")
+    return process
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    process.terminate()  # a warm shutdown: the task at hand finishes first
     try:
-        wait_until(lambda: b" ready." in log.read_bytes(), process, log, "the worker to start")
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def worker(broker, tmp_path):
+    log = tmp_path / "worker.log"
+    process = start_worker(log)
+    try:
         yield process, log
     finally:
-        process.terminate()  # a warm shutdown: the task at hand finishes first
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_worker(process)
 
 
 def wait_until(condition, process, log, what: str) -> None:
@@ -150,3 +163,57 @@ def test_a_worker_on_redis_delivers_the_message_and_posts_every_status_signed(
         api.get(f"/sms/my/{tracking_id}").json()
     )
     assert b"messaging.tasks.dispatch_message" in log.read_bytes()  # the worker did the work
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_batch_loses_no_message(api, account, broker, tmp_path):
+    """SIGKILL in the middle of a paced batch: what the dead worker held (its claims, the
+    tasks it had prefetched) is taken again after the lease by the sweep of another
+    worker's beat, and every message ends Delivered, handed over once."""
+    pool = pool_with(account, [NEW_YORK])
+    Number.objects.update(parts_per_second=10)  # 30 messages: three seconds of sending
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    first = start_worker(first_log, DISPATCH_LEASE_SECONDS="3")
+    tracking_ids = []
+    try:
+        for i in range(30):
+            response = api.post(
+                f"/pools/my/{pool.pk}/sms",
+                {"to": f"+121255501{i:02d}", "body": f"Batch {i}"},
+                format="json",
+            )
+            assert response.status_code == 200, response.json()
+            tracking_ids.append(response.json()["trackingId"])
+        wait_until(
+            lambda: Message.objects.filter(status="Delivered").count() >= 5,
+            first,
+            first_log,
+            "the batch to be under way",
+        )
+    finally:
+        first.kill()  # SIGKILL: no warm shutdown, nothing acknowledged
+        first.wait(timeout=10)
+    delivered_before = Message.objects.filter(status="Delivered").count()
+    assert delivered_before < 30, "the batch ended before the worker was killed"
+
+    beat = ["-B", "-s", str(tmp_path / "beat-schedule")]
+    second = start_worker(second_log, *beat, DISPATCH_LEASE_SECONDS="3")
+    try:
+        wait_until(
+            lambda: Message.objects.filter(status="Delivered").count() == 30,
+            second,
+            second_log,
+            "every message Delivered",
+        )
+    finally:
+        stop_worker(second)
+
+    for tracking_id in tracking_ids:
+        message = Message.objects.get(pk=tracking_id)
+        assert list(message.status_events.values_list("status", flat=True)) == [
+            "Queued",
+            "Sent",
+            "Delivered",
+        ]
+        assert message.parts.count() == 1  # handed over once

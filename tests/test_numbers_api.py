@@ -3,12 +3,21 @@
 import uuid
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, api_key_revoke
+from messaging.models import Message
 from pools.models import PoolNumber
 from tests.assertions import assert_error
-from tests.factories import NumberFactory, PoolFactory, PoolNumberFactory
+from tests.factories import (
+    ConnectionFactory,
+    MessageFactory,
+    NumberFactory,
+    PoolFactory,
+    PoolNumberFactory,
+)
 from virtual_numbers.models import Number
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +32,9 @@ NUMBER_FIELDS = {
     "capabilities",
     "poolId",
     "healthy",
+    "connectionId",
+    "partsPerSecond",
+    "queueDepth",
     "createdAt",
 }
 
@@ -60,6 +72,9 @@ def test_registering_a_new_york_long_code_fills_country_area_code_and_state(api,
         "capabilities": ["sms"],
         "poolId": None,
         "healthy": True,
+        "connectionId": None,
+        "partsPerSecond": 1.0,
+        "queueDepth": 0,
     }
     assert Number.objects.get(pk=body["id"]).account == account
 
@@ -132,6 +147,9 @@ def test_a_short_code_is_registered_with_its_country(api):
         "capabilities": ["sms"],
         "poolId": None,
         "healthy": True,
+        "connectionId": None,
+        "partsPerSecond": 100.0,
+        "queueDepth": 0,
     }
 
 
@@ -424,6 +442,133 @@ def test_an_unknown_number_is_not_found(api, method, number_id):
     response = getattr(api, method)(f"/numbers/my/{number_id}", {}, format="json")
 
     assert_error(response, 404, "NUMBER_NOT_FOUND")
+
+
+# Connection, rate and queue
+
+
+def patch_number(api, number, **body):
+    return api.patch(f"/numbers/my/{number.pk}", body, format="json")
+
+
+def test_a_number_registered_at_a_connection_shows_it(api, account):
+    connection = ConnectionFactory(account=account)
+
+    response = register(api, number="+12125550100", connectionId=str(connection.pk))
+
+    assert response.status_code == 201
+    assert response.json()["connectionId"] == str(connection.pk)
+    assert Number.objects.get().connection == connection
+
+
+@pytest.mark.parametrize("connection_id", [str(uuid.uuid4()), "not-a-uuid", 42])
+def test_registering_at_a_connection_the_account_lacks_is_refused(api, connection_id):
+    response = register(api, number="+12125550100", connectionId=connection_id)
+
+    assert "connectionId" in assert_error(response, 400, "VALIDATION_ERROR")["errors"]
+    assert not Number.objects.exists()
+
+
+def test_another_accounts_connection_cannot_be_given_to_a_number(api, account, other_account):
+    theirs = ConnectionFactory(account=other_account)
+    number = NumberFactory(account=account)
+
+    for response in (
+        register(api, number="+12125550100", connectionId=str(theirs.pk)),
+        patch_number(api, number, connectionId=str(theirs.pk)),
+    ):
+        assert "connectionId" in assert_error(response, 400, "VALIDATION_ERROR")["errors"]
+    number.refresh_from_db()
+    assert number.connection is None
+
+
+def test_patching_the_connection_and_back_to_the_accounts_default(api, account):
+    number = NumberFactory(account=account)
+    connection = ConnectionFactory(account=account)
+
+    assert patch_number(api, number, connectionId=str(connection.pk)).json()["connectionId"] == (
+        str(connection.pk)
+    )
+    assert patch_number(api, number, connectionId=None).json()["connectionId"] is None
+    number.refresh_from_db()
+    assert number.connection is None
+
+
+@pytest.mark.parametrize(
+    ("type", "number", "rate"),
+    [("longcode", "+12125550100", 1.0), ("tollfree", "+18005550199", 3.0)],
+)
+def test_a_number_without_its_own_rate_shows_its_types(api, type, number, rate):
+    assert register(api, number=number, type=type).json()["partsPerSecond"] == rate
+
+
+def test_a_rate_given_is_the_rate_shown_until_patched_back_to_the_default(api, account):
+    body = register(api, number="+12125550100", partsPerSecond=2.5).json()
+    number = Number.objects.get(pk=body["id"])
+
+    assert body["partsPerSecond"] == 2.5
+    assert patch_number(api, number, partsPerSecond=10).json()["partsPerSecond"] == 10.0
+    assert patch_number(api, number, partsPerSecond=None).json()["partsPerSecond"] == 1.0
+    number.refresh_from_db()
+    assert number.parts_per_second is None
+
+
+@pytest.mark.parametrize("rate", [0, -1, 1000.5, "5", True, [5]])
+def test_a_rate_that_is_not_a_number_above_0_and_at_most_1000_is_refused(api, account, rate):
+    number = NumberFactory(account=account)
+
+    for response in (
+        register(api, number="+12125550100", partsPerSecond=rate),
+        patch_number(api, number, partsPerSecond=rate),
+    ):
+        assert "partsPerSecond" in assert_error(response, 400, "VALIDATION_ERROR")["errors"]
+    assert Number.objects.get().parts_per_second == number.parts_per_second
+
+
+def test_the_queue_depth_counts_the_messages_still_waiting_for_the_number(api, account):
+    number = NumberFactory(account=account)
+    MessageFactory.create_batch(2, account=account, number=number)  # Queued
+    MessageFactory(account=account, number=number, status=Message.Status.DELIVERED)
+
+    assert api.get(f"/numbers/my/{number.pk}").json()["queueDepth"] == 2
+    assert api.get("/numbers/my").json()["results"][0]["queueDepth"] == 2
+
+
+def test_listing_numbers_costs_the_same_queries_for_one_number_or_many(api, account):
+    def list_queries() -> int:
+        with CaptureQueriesContext(db_connection) as captured:
+            assert api.get("/numbers/my").status_code == 200
+        return len(captured)
+
+    MessageFactory(account=account, number=NumberFactory(account=account))
+    one = list_queries()
+    for _ in range(4):
+        MessageFactory(account=account, number=NumberFactory(account=account))
+
+    assert list_queries() == one
+
+
+def test_filter_by_connection(api, account, other_account):
+    connection = ConnectionFactory(account=account)
+    NumberFactory(account=account, number="+12125550100", connection=connection)
+    NumberFactory(account=account, number="+12125550101")
+    theirs = ConnectionFactory(account=other_account)
+    NumberFactory(account=other_account, number="+12125550102", connection=theirs)
+
+    assert numbers_listed(api, f"?connectionId={connection.pk}") == ["+12125550100"]
+    assert numbers_listed(api, f"?connectionId={theirs.pk}") == []
+    assert_error(api.get("/numbers/my?connectionId=nope"), 400, "VALIDATION_ERROR")
+
+
+def test_queue_depth_is_read_only(api, account):
+    number = NumberFactory(account=account)
+
+    assert (
+        "queueDepth"
+        in (
+            assert_error(patch_number(api, number, queueDepth=0), 400, "VALIDATION_ERROR")["errors"]
+        )
+    )
 
 
 # Tenants

@@ -14,6 +14,7 @@ from accounts.admin_mixins import (
     ACCOUNT_FILTER,
     AccountScopedAdmin,
     OwnAccountField,
+    PositiveRateField,
     SavedByServiceAdmin,
     user_account_id,
 )
@@ -88,6 +89,12 @@ class NumberAdminForm(forms.ModelForm):
         help_text="Short codes: the ISO 3166-1 alpha-2 code of their country. "
         "Derived from E.164 numbers.",
     )
+    parts_per_second = PositiveRateField(
+        label="Parts per second",
+        required=False,
+        max_value=services.MAX_PARTS_PER_SECOND,
+        help_text=Number._meta.get_field("parts_per_second").help_text,
+    )
 
     class Meta:
         model = Number
@@ -99,11 +106,19 @@ class NumberAdminForm(forms.ModelForm):
             "sms_capable",
             "mms_capable",
             "health_override",
+            "connection",
+            "parts_per_second",
         ]
         widgets = {"health_override": HealthOverrideSelect}
 
     def clean(self):
         data = super().clean()
+        connection, account = data.get("connection"), data.get("account")
+        if connection is not None and account is not None and connection.account_id != account.pk:
+            self.add_error(
+                "connection",
+                f"“{connection}” is a connection of another account: choose one of {account}'s.",
+            )
         try:
             if self.instance._state.adding and {"number", "type"} <= data.keys():
                 facts = services.number_facts(
@@ -235,6 +250,7 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         NumberPoolFilter,
         HealthFilter,
         AssignedFilter,
+        ("connection", admin.RelatedOnlyFieldListFilter),
         ACCOUNT_FILTER,
     ]
     list_select_related = ["account", "pool_number__pool"]
@@ -253,12 +269,14 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         return [import_csv, *super().get_urls()]
 
     def get_fieldsets(self, request, obj=None):
+        sending = ("Sending", {"fields": ["connection", "parts_per_second"]})
         if obj is None:
             fields = ["account", "number", "type", "country", "sms_capable", "mms_capable"]
-            return [(None, {"fields": fields})]
+            return [(None, {"fields": fields}), sending]
         return [
             (None, {"fields": ["account", "number", "country", "area_code", "location", "pool"]}),
             ("Type and capabilities", {"fields": ["type", "sms_capable", "mms_capable"]}),
+            sending,
             (
                 "Health and usage",
                 {
@@ -273,6 +291,17 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
                 },
             ),
         ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        connection = form.base_fields.get("connection")
+        if connection is not None and obj is not None:
+            connection.queryset = connection.queryset.filter(account_id=obj.account_id)
+        elif connection is not None and user_account_id(request.user) is None:
+            # Superusers add numbers to any account: say whose each connection is.
+            connection.queryset = connection.queryset.select_related("account")
+            connection.label_from_instance = lambda c: f"{c.name} ({c.account})"
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -308,6 +337,8 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
                 type=data["type"],
                 capabilities=capabilities,
                 healthy=data["health_override"],
+                connection=data["connection"],
+                parts_per_second=data["parts_per_second"],
             )
         return services.number_register(
             account=data["account"],
@@ -315,6 +346,8 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             type=data["type"],
             capabilities=capabilities,
             country=data["country"],
+            connection=data["connection"],
+            parts_per_second=data["parts_per_second"],
         )
 
     def delete_model(self, request, obj):

@@ -14,7 +14,13 @@ from virtual_numbers.serializers import (
 
 
 def account_numbers(request):
-    return Number.objects.for_account(request.user).select_related("pool_number")
+    return (
+        Number.objects.for_account(request.user)
+        .select_related("pool_number")
+        .with_queue_depth()
+        # Spelled out: a query that counts (GROUP BY) does not take the model's ordering.
+        .order_by("number", "country")
+    )
 
 
 def number_or_404(request, number_id) -> Number:
@@ -35,7 +41,7 @@ class NumberListRegisterApi(generics.ListAPIView):
 
     @extend_schema(request=NumberRegisterSerializer, responses={201: NumberSerializer})
     def post(self, request):
-        serializer = NumberRegisterSerializer(data=request.data)
+        serializer = NumberRegisterSerializer(data=request.data, context={"account": request.user})
         serializer.is_valid(raise_exception=True)
         number = services.number_register(account=request.user, **serializer.validated_data)
         return Response(NumberSerializer(number).data, status=status.HTTP_201_CREATED)
@@ -50,7 +56,7 @@ class NumberDetailApi(generics.GenericAPIView):
     @extend_schema(request=NumberUpdateSerializer, responses=NumberSerializer)
     def patch(self, request, number_id):
         number = number_or_404(request, number_id)
-        serializer = NumberUpdateSerializer(data=request.data)
+        serializer = NumberUpdateSerializer(data=request.data, context={"account": request.user})
         serializer.is_valid(raise_exception=True)
         number = services.number_update(number=number, **serializer.validated_data)
         return Response(NumberSerializer(number).data)

@@ -1,7 +1,8 @@
 import uuid
 
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import Account
 
@@ -26,10 +27,16 @@ class NumberQuerySet(models.QuerySet):
         return self.filter(pool_number__isnull=True)
 
     def with_queue_depth(self):
-        # Messages waiting for the number: Queued, not yet handed to its carrier.
-        return self.annotate(
-            queue_depth=Count("messages", filter=Q(messages__status="Queued"), distinct=True)
+        """`queue_depth`: messages waiting for the number (Queued, not yet handed over)."""
+        message = self.model._meta.get_field("messages").related_model
+        waiting = (
+            message.objects.filter(number=OuterRef("pk"), status="Queued")
+            .order_by()
+            .values("number")
+            .annotate(count=Count("pk"))
+            .values("count")
         )
+        return self.annotate(queue_depth=Coalesce(Subquery(waiting), 0))
 
 
 class Number(models.Model):

@@ -1,8 +1,9 @@
 from rest_framework import serializers
 
-from pools_project.api import StrictInputMixin
+from carriers.selectors import connection_list
+from pools_project.api import RateField, StrictInputMixin
 from virtual_numbers.models import Number
-from virtual_numbers.services import CAPABILITIES
+from virtual_numbers.services import CAPABILITIES, MAX_PARTS_PER_SECOND
 
 
 class NumberSerializer(serializers.ModelSerializer):
@@ -11,6 +12,15 @@ class NumberSerializer(serializers.ModelSerializer):
     capabilities = serializers.ListField(child=serializers.CharField())
     poolId = serializers.SerializerMethodField()
     healthy = serializers.BooleanField()
+    connectionId = serializers.UUIDField(
+        source="connection_id",
+        allow_null=True,
+        help_text="Where its messages leave; null: the account's default connection.",
+    )
+    partsPerSecond = serializers.FloatField(
+        source="rate", help_text="Its send rate: its own, or its type's default."
+    )
+    queueDepth = serializers.SerializerMethodField(help_text="Messages waiting for it.")
     createdAt = serializers.DateTimeField(source="created_at")
     lastUsedAt = serializers.DateTimeField(source="last_used_at")
 
@@ -26,6 +36,9 @@ class NumberSerializer(serializers.ModelSerializer):
             "capabilities",
             "poolId",
             "healthy",
+            "connectionId",
+            "partsPerSecond",
+            "queueDepth",
             "createdAt",
             "lastUsedAt",
         ]
@@ -35,11 +48,51 @@ class NumberSerializer(serializers.ModelSerializer):
         pool_number = getattr(number, "pool_number", None)
         return str(pool_number.pool_id) if pool_number else None
 
+    def get_queueDepth(self, number) -> int:
+        # The numbers API annotates its querysets; a number read elsewhere counts its own.
+        if hasattr(number, "queue_depth"):
+            return number.queue_depth
+        return (
+            Number.objects.with_queue_depth()
+            .values_list("queue_depth", flat=True)
+            .get(pk=number.pk)
+        )
+
     def to_representation(self, number):
         data = super().to_representation(number)
         for key in ("areaCode", "location"):
             data[key] = data[key] or None
         return data
+
+
+class AccountConnectionField(serializers.PrimaryKeyRelatedField):
+    """The id of one of the connections of `context["account"]`, or null for its default."""
+
+    default_error_messages = {"does_not_exist": "No connection {pk_value} in this account."}
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            source="connection",
+            allow_null=True,
+            required=False,
+            pk_field=serializers.UUIDField(),
+            help_text="One of the account's connections; null: the account's default.",
+            **kwargs,
+        )
+
+    def get_queryset(self):
+        return connection_list(account=self.context["account"])
+
+
+def parts_per_second_field():
+    return RateField(
+        source="parts_per_second",
+        required=False,
+        allow_null=True,
+        max_value=MAX_PARTS_PER_SECOND,
+        help_text="Message parts per second (a number above 0); null: the type's default "
+        "(1 for a long code, 3 toll-free, 100 for a short code).",
+    )
 
 
 def capabilities_field(**kwargs):
@@ -53,6 +106,8 @@ class NumberRegisterSerializer(StrictInputMixin, serializers.Serializer):
     type = serializers.ChoiceField(choices=Number.Type.choices, default=Number.Type.LONGCODE)
     capabilities = capabilities_field(default=["sms"])
     country = serializers.CharField(required=False, default="", max_length=2)
+    connectionId = AccountConnectionField()
+    partsPerSecond = parts_per_second_field()
 
 
 class NumberUpdateSerializer(StrictInputMixin, serializers.Serializer):
@@ -63,3 +118,5 @@ class NumberUpdateSerializer(StrictInputMixin, serializers.Serializer):
         allow_null=True,
         help_text="An operator's override of the computed health; null follows delivery reports.",
     )
+    connectionId = AccountConnectionField()
+    partsPerSecond = parts_per_second_field()

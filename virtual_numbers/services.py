@@ -3,11 +3,13 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account
+from carriers.models import Connection
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
 from virtual_numbers.phone import PhoneFacts, invalid, parse_e164, parse_short_code
 
 CAPABILITIES = ("sms", "mms")
+MAX_PARTS_PER_SECOND = 1000
 UNSET = object()
 
 
@@ -29,6 +31,16 @@ def number_exists_error(number: str) -> ServiceError:
     return ServiceError("NUMBER_EXISTS", f"{number} is already registered.", status=409)
 
 
+def check_connection_account(*, account_id, connection: Connection | None) -> None:
+    """A number sends through one of its own account's connections, never another's."""
+    if connection is not None and connection.account_id != account_id:
+        raise ServiceError(
+            "VALIDATION_ERROR",
+            f"“{connection}” is a connection of another account than the number's.",
+            errors={"connectionId": ["Not a connection of the number's account."]},
+        )
+
+
 def number_register(
     *,
     account: Account,
@@ -36,7 +48,12 @@ def number_register(
     type: str = Number.Type.LONGCODE,
     capabilities: Iterable[str] = ("sms",),
     country: str = "",
+    connection: Connection | None = None,
+    parts_per_second: float | None = None,
 ) -> Number:
+    """Register a sender. `connection` None: it sends through the account's default;
+    `parts_per_second` None: at its type's rate."""
+    check_connection_account(account_id=account.pk, connection=connection)
     if type not in Number.Type.values:
         raise invalid(f"{type!r} is not a number type ({', '.join(Number.Type.values)}).")
     capabilities = set(capabilities)
@@ -57,26 +74,48 @@ def number_register(
                 location=facts.location,
                 sms_capable="sms" in capabilities,
                 mms_capable="mms" in capabilities,
+                connection=connection,
+                parts_per_second=parts_per_second,
             )
     except IntegrityError as exc:
         # Another request registered the same number between the check and the insert.
         raise number_exists_error(facts.number) from exc
 
 
-def number_update(*, number: Number, type=UNSET, capabilities=UNSET, healthy=UNSET) -> Number:
-    """Change a number's type, capabilities or the operator's health override.
+def number_update(
+    *,
+    number: Number,
+    type=UNSET,
+    capabilities=UNSET,
+    healthy=UNSET,
+    connection=UNSET,
+    parts_per_second=UNSET,
+) -> Number:
+    """Change a number's type, capabilities, the operator's health override, its
+    connection or its rate.
 
-    `healthy=None` drops the override, so health follows delivery reports again.
+    `healthy=None` drops the override, so health follows delivery reports again;
+    `connection=None` sends through the account's default; `parts_per_second=None` goes
+    back to the type's rate.
     """
+    changes = {}
     if type is not UNSET:
         number_facts(number=number.number, type=type, country=number.country)
-        number.type = type
+        changes["type"] = type
     if capabilities is not UNSET:
-        number.sms_capable = "sms" in capabilities
-        number.mms_capable = "mms" in capabilities
+        changes["sms_capable"] = "sms" in capabilities
+        changes["mms_capable"] = "mms" in capabilities
     if healthy is not UNSET:
-        number.health_override = healthy
-    number.save()
+        changes["health_override"] = healthy
+    if connection is not UNSET:
+        check_connection_account(account_id=number.account_id, connection=connection)
+        changes["connection"] = connection
+    if parts_per_second is not UNSET:
+        changes["parts_per_second"] = parts_per_second
+    for field, value in changes.items():
+        setattr(number, field, value)
+    # Only what changed: sending updates its counters and pacing slot at the same time.
+    number.save(update_fields=list(changes))
     return number
 
 

@@ -6,12 +6,18 @@ from django.utils.module_loading import import_string
 from carriers.gateways.base import Gateway
 from carriers.gateways.simulator import SimulatorGateway
 from carriers.gateways.smpp import SmppGateway
+from carriers.gateways.telnyx import TelnyxGateway
+from carriers.gateways.twilio import TwilioGateway
+from carriers.gateways.vonage import VonageGateway
 from carriers.kinds import KINDS
 from carriers.models import Connection
 
 GATEWAYS: dict[str, type[Gateway]] = {
     Connection.Kind.SIMULATOR: SimulatorGateway,
     Connection.Kind.SMPP: SmppGateway,
+    Connection.Kind.TWILIO: TwilioGateway,
+    Connection.Kind.TELNYX: TelnyxGateway,
+    Connection.Kind.VONAGE: VonageGateway,
 }
 
 

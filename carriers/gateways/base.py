@@ -36,6 +36,7 @@ class Receipt:
     status: str | None
     detailed_status: str = ""
     error_code: str = ""
+    recipient_stopped: bool = False  # the carrier says the person opted out
 
 
 @dataclass(frozen=True)

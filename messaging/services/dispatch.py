@@ -45,10 +45,13 @@ from carriers.services import (
 )
 from messaging import encoding, queue
 from messaging.models import AUTO_REPLY_RULE, Message, MessagePart
-from messaging.services.lifecycle import EXPIRED, message_report_status, receipt_apply
-from optout.models import OptOut
+from messaging.services.lifecycle import (
+    EXPIRED,
+    carrier_optout_record,
+    message_report_status,
+    receipt_apply,
+)
 from optout.selectors import recipient_stopped
-from optout.services import optout_record
 from virtual_numbers.pacing import number_push_back
 
 logger = logging.getLogger(__name__)
@@ -230,13 +233,8 @@ def message_refused(*, message: Message, refused: Refused) -> None:
             detailed_status=refused.reason,
             error_code=refused.code,
         )
-        if refused.recipient_stopped and message.number_id:
-            optout_record(
-                account=message.account,
-                recipient=message.to,
-                number=message.sender,
-                source=OptOut.Source.CARRIER,
-            )
+        if refused.recipient_stopped:
+            carrier_optout_record(message=message)
 
 
 def sender_slow_down(*, message: Message, throttled: Throttled) -> float:

@@ -41,8 +41,9 @@ def _sender_facts(sender: str):
         ) from None
 
 
-def _our_number(to: str, sender_country: str) -> Number | None:
-    """The number written to: E.164, or a short code of the sender's country."""
+def _our_number(to: str, sender_country: str, account_id) -> Number | None:
+    """The number written to: E.164, or a short code of the sender's country; of the
+    account whose connection brought the message, when one did."""
     to = (to or "").strip()
     if to.startswith("+"):
         try:
@@ -54,19 +55,28 @@ def _our_number(to: str, sender_country: str) -> Number | None:
         numbers = Number.objects.filter(
             number=to, type=Number.Type.SHORTCODE, country=sender_country
         )
+    if account_id is not None:
+        numbers = numbers.filter(account_id=account_id)
     return numbers.select_related("account", "pool_number__pool").first()
 
 
 def inbound_receive(
-    *, message_id: str, sender: str, to: str, body: str, received_at: datetime | None = None
+    *,
+    message_id: str,
+    sender: str,
+    to: str,
+    body: str,
+    received_at: datetime | None = None,
+    account_id=None,
 ) -> InboundResult:
     """Record, act on keywords, reply, keep the conversation on its number, forward.
 
-    A message to a number the service does not know is acknowledged and changes
-    nothing; a carrier's retry of a message already received is processed once.
+    A message to a number the service does not know (or, through a connection, that the
+    connection's account does not own) is acknowledged and changes nothing; a carrier's
+    retry of a message already received is processed once.
     """
     facts = _sender_facts(sender)
-    number = _our_number(to, facts.country)
+    number = _our_number(to, facts.country, account_id)
     if number is None:
         return InboundResult(action=None)
     pool_number = getattr(number, "pool_number", None)

@@ -8,6 +8,8 @@ from carriers.gateways.base import Receipt
 from messaging import queue
 from messaging.models import Message, MessagePart, StatusEvent
 from messaging.services.notifications import message_notify_status
+from optout.models import OptOut
+from optout.services import optout_record
 
 # Statuses only move forward: Queued → Sent → one of the final ones.
 RANK = {
@@ -72,22 +74,23 @@ def message_report_status(
 @transaction.atomic
 def receipt_apply(*, connection_id, receipt: Receipt) -> Message | None:
     """A delivery report for one part: the message is Delivered once every part is,
-    Undelivered or Failed as soon as one is. None for an id the connection never gave."""
+    Undelivered or Failed as soon as one is. None for an id the connection never gave
+    (another account's connection included: ids are looked up per connection)."""
     part = (
         MessagePart.objects.select_for_update()
-        .select_related("message")
+        .select_related("message__account")
         .filter(connection_id=connection_id, provider_id=receipt.provider_id)
         .first()
     )
     if part is None:
         return None
     message = part.message
+    if receipt.recipient_stopped:
+        carrier_optout_record(message=message)
     if receipt.status is None or RANK[receipt.status] < RANK[part.status]:
         return message  # "unknown", or a late word after a final one
-    part.status, part.detailed_status = (
-        receipt.status,
-        clipped("detailed_status", receipt.detailed_status),
-    )
+    part.status = receipt.status
+    part.detailed_status = clipped("detailed_status", receipt.detailed_status)
     part.error_code = clipped("error_code", receipt.error_code)
     part.save(update_fields=["status", "detailed_status", "error_code"])
     status = _aggregate(message, receipt.status)
@@ -99,6 +102,18 @@ def receipt_apply(*, connection_id, receipt: Receipt) -> Message | None:
             error_code=receipt.error_code,
         )
     return message
+
+
+def carrier_optout_record(*, message: Message) -> None:
+    """The carrier says the recipient stopped hearing from this number (Twilio 21610,
+    Telnyx 40300): recorded as their opt-out, so the pool stops routing to them."""
+    if message.number_id:
+        optout_record(
+            account=message.account,
+            recipient=message.to,
+            number=message.sender,
+            source=OptOut.Source.CARRIER,
+        )
 
 
 def _aggregate(message: Message, status: str) -> str | None:

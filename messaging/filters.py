@@ -10,6 +10,7 @@ class MessageFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Message.Status.choices)
     createdAfter = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     createdBefore = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    providerMessageId = django_filters.CharFilter(field_name="provider_message_id")
 
     class Meta:
         model = Message

@@ -65,6 +65,8 @@ class MessageSerializer(serializers.Serializer):
             "trackingId": str(message.id),
             "status": message.status,
             "detailedStatus": message.detailed_status or None,
+            "errorCode": message.error_code or None,
+            "providerMessageId": message.provider_message_id or None,
             "createdAt": timestamp(message.created_at),
             "updatedAt": timestamp(message.updated_at),
             "poolId": str(pool.id) if pool else None,

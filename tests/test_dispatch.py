@@ -13,6 +13,7 @@ from messaging.services.sending import message_send
 from optout.services import optout_record
 from pools.models import PoolNumber
 from tests.factories import ConnectionFactory
+from tests.messaging_factories import StoredMessageFactory
 from tests.scenarios import NEW_YORK, SAN_FRANCISCO, number_of, pool_with
 from virtual_numbers.models import Number
 
@@ -328,3 +329,12 @@ def test_a_backlog_of_waiting_messages_moves_new_recipients_to_another_number(ac
     # New York's turns: 0, 1, 2, 3 s; a fifth would wait 4 s, over the limit.
     assert [m.sender for m in messages] == [NEW_YORK] * 4 + [SAN_FRANCISCO] * 2
     assert "Queue: left out +12122030001 (4 s)" in messages[4].explanation
+
+
+def test_a_message_queued_before_turns_existed_is_dispatched_by_the_sweep(account, frozen, gateway):
+    message = StoredMessageFactory(pool=paced_pool(account), status="Queued", dispatch_at=None)
+
+    assert messages_dispatch_due(now=at(0)) == 1
+
+    assert gateway.handed_over == ["Hello"]
+    assert Message.objects.get(pk=message.pk).status == "Sent"

@@ -185,7 +185,11 @@ def test_run_schedules_once_runs_every_job(
     mapped = message_send(pool=pool, to="+14155550100", body="mapped")  # its task lost
     for _ in range(5):
         StoredMessageFactory(pool=pool, number=number, status=Message.Status.UNDELIVERED)
-    queued = StoredMessageFactory(pool=pool, expires_at=start + timedelta(minutes=1))
+    queued = StoredMessageFactory(  # its ttl passes while it waits for its turn
+        pool=pool,
+        expires_at=start + timedelta(minutes=1),
+        dispatch_at=start + timedelta(days=2),
+    )
     notification(account, receiver.url, "retry", next_attempt_at=start + timedelta(minutes=1))
     time_machine.move_to(start + timedelta(days=1), tick=False)
     stdout = StringIO()

@@ -90,7 +90,9 @@ def unleased(now: datetime) -> Q:
 
 
 def _due(now: datetime):
-    return Message.objects.filter(unleased(now), status=Message.Status.QUEUED, dispatch_at__lte=now)
+    # No turn at all: a message queued before turns existed, due since then.
+    turn_came = Q(dispatch_at__lte=now) | Q(dispatch_at__isnull=True)
+    return Message.objects.filter(unleased(now), turn_came, status=Message.Status.QUEUED)
 
 
 def message_dispatch(*, message_id, now: datetime | None = None) -> Wait | None:
@@ -242,13 +244,14 @@ def sender_slow_down(*, message: Message, throttled: Throttled) -> float:
     number's waiting messages move back with it, keeping their order. The seconds."""
     seconds = throttled.retry_after or backoff(message.handover_attempts)
     now = timezone.now()
+    turn = message.dispatch_at or now
     with transaction.atomic():
         if message.number_id:
             number_push_back(number_id=message.number_id, now=now.timestamp(), seconds=seconds)
             Message.objects.filter(
                 number_id=message.number_id,
                 status=Message.Status.QUEUED,
-                dispatch_at__gt=message.dispatch_at,
+                dispatch_at__gt=turn,
             ).exclude(pk=message.pk).update(
                 dispatch_at=F("dispatch_at") + timedelta(seconds=seconds)
             )
@@ -256,7 +259,7 @@ def sender_slow_down(*, message: Message, throttled: Throttled) -> float:
             connection_push_back(
                 connection_id=message.connection_id, now=now.timestamp(), seconds=seconds
             )
-        retry_at = max(message.dispatch_at or now, now) + timedelta(seconds=seconds)
+        retry_at = max(turn, now) + timedelta(seconds=seconds)
         Message.objects.filter(pk=message.pk).update(dispatch_at=retry_at)
         message.dispatch_at = retry_at
     return seconds

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.response import Response
 
@@ -10,10 +10,15 @@ from carriers.serializers import (
     ConnectionSerializer,
     ConnectionUpdateSerializer,
 )
-from pools_project.api import error_response, get_or_404
-
-INVALID = {400: error_response("VALIDATION_ERROR: `errors` names each field, e.g. settings.host.")}
-NOT_FOUND = {404: error_response("CONNECTION_NOT_FOUND: no such connection in this account.")}
+from pools_project.api import get_or_404
+from pools_project.schema import (
+    CONNECTION_IN_USE,
+    CONNECTION_NOT_FOUND,
+    LIST,
+    WITH_BODY,
+    errors,
+    request_example,
+)
 
 
 def connection_or_404(request, connection_id) -> Connection:
@@ -25,6 +30,7 @@ def connection_or_404(request, connection_id) -> Connection:
     )
 
 
+@extend_schema_view(get=extend_schema(responses={200: ConnectionSerializer, **errors(*LIST)}))
 class ConnectionListCreateApi(generics.ListAPIView):
     serializer_class = ConnectionSerializer
 
@@ -32,7 +38,21 @@ class ConnectionListCreateApi(generics.ListAPIView):
         return selectors.connection_list(account=self.request.user)
 
     @extend_schema(
-        request=ConnectionCreateSerializer, responses={201: ConnectionSerializer, **INVALID}
+        request=ConnectionCreateSerializer,
+        responses={201: ConnectionSerializer, **errors(*WITH_BODY)},
+        examples=[
+            request_example(
+                "Twilio",
+                {
+                    "name": "Twilio US",
+                    "kind": "twilio",
+                    "settings": {"accountSid": "AC0123456789abcdef0123456789abcdef"},
+                    "secrets": {"authToken": "your-auth-token"},
+                    "limits": {"messagesPerSecond": 10},
+                },
+            ),
+            request_example("The simulator", {"name": "Simulator", "kind": "simulator"}),
+        ],
     )
     def post(self, request):
         serializer = ConnectionCreateSerializer(data=request.data)
@@ -44,13 +64,14 @@ class ConnectionListCreateApi(generics.ListAPIView):
 class ConnectionDetailApi(generics.GenericAPIView):
     serializer_class = ConnectionSerializer
 
-    @extend_schema(responses={200: ConnectionSerializer, **NOT_FOUND})
+    @extend_schema(responses={200: ConnectionSerializer, **errors(CONNECTION_NOT_FOUND)})
     def get(self, request, connection_id):
         return Response(ConnectionSerializer(connection_or_404(request, connection_id)).data)
 
     @extend_schema(
         request=ConnectionUpdateSerializer,
-        responses={200: ConnectionSerializer, **INVALID, **NOT_FOUND},
+        responses={200: ConnectionSerializer, **errors(*WITH_BODY, CONNECTION_NOT_FOUND)},
+        examples=[request_example("Slower", {"limits": {"messagesPerSecond": 5}})],
     )
     def patch(self, request, connection_id):
         """A merge: only what is sent changes; `kind` cannot."""
@@ -60,15 +81,7 @@ class ConnectionDetailApi(generics.GenericAPIView):
         connection = services.connection_update(connection=connection, **serializer.validated_data)
         return Response(ConnectionSerializer(connection).data)
 
-    @extend_schema(
-        responses={
-            204: None,
-            **NOT_FOUND,
-            409: error_response(
-                "CONNECTION_IN_USE: numbers send through it (`numberCount` says how many)."
-            ),
-        }
-    )
+    @extend_schema(responses={204: None, **errors(CONNECTION_NOT_FOUND, CONNECTION_IN_USE)})
     def delete(self, request, connection_id):
         services.connection_delete(connection=connection_or_404(request, connection_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -77,7 +90,9 @@ class ConnectionDetailApi(generics.GenericAPIView):
 class ConnectionCheckApi(generics.GenericAPIView):
     serializer_class = CheckResultSerializer
 
-    @extend_schema(request=None, responses={200: CheckResultSerializer, **NOT_FOUND})
+    @extend_schema(
+        request=None, responses={200: CheckResultSerializer, **errors(CONNECTION_NOT_FOUND)}
+    )
     def post(self, request, connection_id):
         """Try the connection's credentials now; what it finds becomes its state."""
         connection = connection_or_404(request, connection_id)

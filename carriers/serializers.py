@@ -3,7 +3,7 @@ from rest_framework import serializers
 from carriers.kinds import KINDS
 from carriers.models import Connection
 from carriers.services import MAX_MESSAGES_PER_SECOND, MAX_WINDOW
-from pools_project.api import JsonIntegerField, RateField, StrictInputMixin
+from pools_project.api import JsonIntegerField, RateField, StrictBooleanField, StrictInputMixin
 
 
 def kinds_described(required_by_kind: dict[str, dict[str, bool]]) -> str:
@@ -105,7 +105,7 @@ class ConnectionCreateSerializer(StrictInputMixin, serializers.Serializer):
     settings = settings_field("A setting left out takes its default.", default=dict)
     secrets = secrets_field("Each secret the kind requires must be given.", default=dict)
     limits = LimitsSerializer(source="*", required=False)
-    isDefault = serializers.BooleanField(
+    isDefault = StrictBooleanField(
         source="is_default",
         default=False,
         help_text="The numbers that name no connection send through it (and no longer "
@@ -125,7 +125,7 @@ class ConnectionUpdateSerializer(StrictInputMixin, serializers.Serializer):
     )
     secrets = secrets_field("The keys sent are set; null removes one.", required=False)
     limits = LimitsSerializer(source="*", required=False)
-    isDefault = serializers.BooleanField(source="is_default", required=False)
+    isDefault = StrictBooleanField(source="is_default", required=False)
 
 
 class CheckResultSerializer(serializers.Serializer):

@@ -1,10 +1,13 @@
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import generics, serializers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import generics
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from carriers.gateways import gateway_for
@@ -15,19 +18,42 @@ from messaging.carrier_webhooks import carrier_payload
 from messaging.filters import MessageFilter
 from messaging.idempotency import idempotent_response, request_fingerprint
 from messaging.models import Click, Message, StatusEvent
+from messaging.schema import (
+    ClickResourceSerializer,
+    InboundAckSerializer,
+    MessageDetailSerializer,
+    MessageResourceSerializer,
+    StatusAckSerializer,
+)
 from messaging.serializers import (
     ClickSerializer,
     MessageSerializer,
     SendSerializer,
     StatusReportSerializer,
 )
-from messaging.services.inbound import inbound_receive
+from messaging.services.inbound import inbound_action, inbound_receive
 from messaging.services.lifecycle import message_report_status, receipt_apply
+from messaging.services.replays import carrier_webhook_first_seen
 from messaging.services.sending import message_send
 from optout.serializers import InboundSerializer
 from pools.apis import pool_or_404
 from pools_project.api import get_or_404
 from pools_project.errors import ServiceError
+from pools_project.schema import (
+    BODY_TOO_LONG,
+    CONNECTION_NOT_FOUND,
+    IDEMPOTENCY_KEY_REUSED,
+    INVALID_RECIPIENT,
+    INVALID_SIGNATURE,
+    LIST,
+    MESSAGE_NOT_FOUND,
+    POOL_NOT_FOUND,
+    REFUSALS,
+    VALIDATION_ERROR,
+    WITH_BODY,
+    errors,
+    request_example,
+)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -35,6 +61,23 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     required=False,
     description="A retried request with the same key returns the first response.",
 )
+# The carrier webhooks' signature (Standard Webhooks) with CARRIER_WEBHOOK_SECRET.
+SIGNATURE_HEADERS = [
+    OpenApiParameter(name, location=OpenApiParameter.HEADER, required=True, description=meaning)
+    for name, meaning in [
+        ("webhook-id", "The delivery's unique id."),
+        ("webhook-timestamp", "Unix seconds; at most 5 minutes old."),
+        ("webhook-signature", "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`."),
+    ]
+]
+CARRIER_WEBHOOK_ERRORS = errors(VALIDATION_ERROR, INVALID_SIGNATURE, authenticated=False)
+# A provider's webhook is answered as that provider expects (SPEC §11).
+PROVIDER_WEBHOOK_RESPONSES = {
+    (200, "text/xml"): OpenApiTypes.STR,  # Twilio: empty TwiML, so it sends no reply itself
+    (200, "application/json"): OpenApiTypes.OBJECT,  # Telnyx: {}
+    (200, "text/plain"): OpenApiTypes.STR,  # Vonage: nothing
+    **errors(INVALID_SIGNATURE, CONNECTION_NOT_FOUND, authenticated=False),
+}
 
 
 def account_messages(request):
@@ -54,7 +97,31 @@ class MessageSendApi(generics.GenericAPIView):
     serializer_class = SendSerializer
 
     @extend_schema(
-        request=SendSerializer, responses=MessageSerializer, parameters=[IDEMPOTENCY_KEY]
+        request=SendSerializer,
+        responses={
+            200: MessageResourceSerializer,
+            **errors(
+                *WITH_BODY,
+                INVALID_RECIPIENT,
+                POOL_NOT_FOUND,
+                *REFUSALS,
+                BODY_TOO_LONG,
+                IDEMPOTENCY_KEY_REUSED,
+            ),
+        },
+        parameters=[IDEMPOTENCY_KEY],
+        examples=[
+            request_example("A text", {"to": "+14155550123", "body": "Your code is 1234"}),
+            request_example(
+                "Short links, a status callback",
+                {
+                    "to": "+14155550123",
+                    "body": "Your order shipped: https://example.com/track/1234",
+                    "urlShortener": {"urlValidity": 86400},
+                    "callback": {"url": "https://example.com/sms-status", "strategy": "OnChange"},
+                },
+            ),
+        ],
     )
     def post(self, request, pool_id):
         """Send one message through the pool: the pool picks the sender."""
@@ -86,13 +153,16 @@ class MessageSendApi(generics.GenericAPIView):
         if key is None:
             return Response(send())
         fingerprint = request_fingerprint(str(pool.pk), request.data)
-        return Response(
-            idempotent_response(
-                account=request.user, key=key, fingerprint=fingerprint, produce=send
-            )
+        body = idempotent_response(
+            account=request.user,
+            key=key,
+            fingerprint=fingerprint,
+            produce=lambda: JSONRenderer().render(send()),
         )
+        return HttpResponse(body, content_type="application/json")
 
 
+@extend_schema_view(get=extend_schema(responses={200: MessageResourceSerializer, **errors(*LIST)}))
 class MessageListApi(generics.ListAPIView):
     serializer_class = MessageSerializer
     filterset_class = MessageFilter
@@ -108,6 +178,7 @@ class MessageListApi(generics.ListAPIView):
 class MessageDetailApi(generics.GenericAPIView):
     serializer_class = MessageSerializer
 
+    @extend_schema(responses={200: MessageDetailSerializer, **errors(MESSAGE_NOT_FOUND)})
     def get(self, request, tracking_id):
         queryset = account_messages(request).prefetch_related(
             "short_links",
@@ -117,6 +188,9 @@ class MessageDetailApi(generics.GenericAPIView):
         return Response(MessageSerializer(message, history=True).data)
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: ClickResourceSerializer, **errors(*LIST, MESSAGE_NOT_FOUND)})
+)
 class MessageClicksApi(generics.ListAPIView):
     serializer_class = ClickSerializer
 
@@ -138,18 +212,29 @@ class StatusWebhookApi(generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = StatusReportSerializer
 
-    @extend_schema(request=StatusReportSerializer, responses=MessageSerializer)
+    @extend_schema(
+        request=StatusReportSerializer,
+        parameters=SIGNATURE_HEADERS,
+        responses={
+            200: StatusAckSerializer,
+            **CARRIER_WEBHOOK_ERRORS,
+            **errors(MESSAGE_NOT_FOUND, authenticated=False),
+        },
+    )
     def post(self, request):
         serializer = StatusReportSerializer(data=carrier_payload(request))
         serializer.is_valid(raise_exception=True)
         report = serializer.validated_data
         message = message_or_404(request, report["trackingId"], Message.objects.all())
-        message_report_status(
-            message=message,
-            status=report["status"],
-            detailed_status=report["detailedStatus"],
-            error_code=report["errorCode"],
-        )
+        with transaction.atomic():  # a replay of this webhook-id changes nothing
+            if carrier_webhook_first_seen(webhook_id=request.headers["webhook-id"]):
+                message_report_status(
+                    message=message,
+                    status=report["status"],
+                    detailed_status=report["detailedStatus"],
+                    error_code=report["errorCode"],
+                )
+        message.refresh_from_db(fields=["status"])
         return Response({"trackingId": str(message.pk), "status": message.status})
 
 
@@ -162,21 +247,23 @@ class InboundWebhookApi(generics.GenericAPIView):
 
     @extend_schema(
         request=InboundSerializer,
-        responses=inline_serializer(
-            "InboundAck", {"action": serializers.CharField(allow_null=True)}
-        ),
+        parameters=SIGNATURE_HEADERS,
+        responses={200: InboundAckSerializer, **CARRIER_WEBHOOK_ERRORS},
     )
     def post(self, request):
         serializer = InboundSerializer(data=carrier_payload(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = inbound_receive(
-            message_id=data["messageId"],
-            sender=data["from"],
-            to=data["to"],
-            body=data["body"],
-            received_at=data.get("receivedAt"),
-        )
+        with transaction.atomic():  # a replay of this webhook-id changes nothing
+            if not carrier_webhook_first_seen(webhook_id=request.headers["webhook-id"]):
+                return Response({"action": inbound_action(message_id=data["messageId"])})
+            result = inbound_receive(
+                message_id=data["messageId"],
+                sender=data["from"],
+                to=data["to"],
+                body=data["body"],
+                received_at=data.get("receivedAt"),
+            )
         return Response({"action": result.action})
 
 
@@ -188,6 +275,7 @@ class ConnectionWebhookApi(generics.GenericAPIView):
     authentication_classes = []
     permission_classes = [AllowAny]
     parser_classes = []  # the adapter reads the raw body: signatures cover its bytes
+    metadata_class = None  # OPTIONS: nothing to describe (DRF would ask for a serializer)
 
     def webhook(self, request, connection_id) -> tuple[Connection, Gateway, WebhookRequest]:
         connection = get_or_404(
@@ -222,7 +310,7 @@ def webhook_request(request) -> WebhookRequest:
 
 
 class ConnectionInboundWebhookApi(ConnectionWebhookApi):
-    @extend_schema(request=None, responses={200: None, 401: None, 404: None})
+    @extend_schema(request=None, responses=PROVIDER_WEBHOOK_RESPONSES)
     def post(self, request, connection_id):
         """Messages people wrote to the connection's numbers, in the provider's format."""
         connection, gateway, webhook = self.webhook(request, connection_id)
@@ -242,12 +330,25 @@ class ConnectionInboundWebhookApi(ConnectionWebhookApi):
 
 
 class ConnectionStatusWebhookApi(ConnectionWebhookApi):
-    @extend_schema(request=None, responses={200: None, 401: None, 404: None})
+    @extend_schema(
+        request=None,
+        responses={**PROVIDER_WEBHOOK_RESPONSES, **errors(MESSAGE_NOT_FOUND, authenticated=False)},
+    )
     def post(self, request, connection_id):
-        """Delivery reports for the connection's messages, in the provider's format."""
+        """Delivery reports for the connection's messages, in the provider's format.
+
+        A report for an id the connection has not given (yet: a provider may report
+        before its answer to the send is recorded) is answered 404, so the provider
+        tries again, and changes nothing."""
         connection, gateway, webhook = self.webhook(request, connection_id)
-        for receipt in gateway.parse_status(webhook):
+        applied = [
             receipt_apply(connection_id=connection.pk, receipt=receipt)
+            for receipt in gateway.parse_status(webhook)
+        ]
+        if None in applied:
+            raise ServiceError(
+                "MESSAGE_NOT_FOUND", "No message of this connection has that id.", status=404
+            )
         body, content_type = gateway.inbound_answer()
         return HttpResponse(body, content_type=content_type)
 

@@ -1,13 +1,14 @@
 """Requests from carriers, signed per Standard Webhooks with CARRIER_WEBHOOK_SECRET."""
 
 import binascii
-import json
 
 from django.conf import settings
+from rest_framework import exceptions
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from pools_project.errors import ServiceError
+from pools_project.parsers import json_parsed
 
 
 def carrier_payload(request) -> dict:
@@ -23,8 +24,8 @@ def carrier_payload(request) -> dict:
             status=401,
         ) from None
     try:
-        payload = json.loads(request.body)
-    except ValueError:
+        payload = json_parsed(request.body)
+    except exceptions.ParseError:
         payload = None
     if not isinstance(payload, dict):
         raise ServiceError("VALIDATION_ERROR", "The request body must be a JSON object.")

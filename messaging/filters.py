@@ -1,15 +1,15 @@
 import django_filters
 
 from messaging.models import Message
-from pools_project.api import PhoneNumberFilter
+from pools_project.api import BoundedIsoDateTimeFilter, PhoneNumberFilter
 
 
 class MessageFilter(django_filters.FilterSet):
     poolId = django_filters.UUIDFilter(field_name="pool_id")
     to = PhoneNumberFilter()
     status = django_filters.ChoiceFilter(choices=Message.Status.choices)
-    createdAfter = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    createdBefore = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    createdAfter = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    createdBefore = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     providerMessageId = django_filters.CharFilter(field_name="provider_message_id")
 
     class Meta:

@@ -20,9 +20,10 @@ def request_fingerprint(*parts) -> str:
 
 @transaction.atomic
 def idempotent_response(
-    *, account: Account, key: str, fingerprint: str, produce: Callable[[], dict]
-) -> dict:
-    """The stored response for `key`, or `produce()`'s, stored with the key.
+    *, account: Account, key: str, fingerprint: str, produce: Callable[[], bytes]
+) -> bytes:
+    """The stored response body for `key`, or `produce()`'s, stored with the key: the
+    very bytes, so a replay answers byte for byte what the first request got.
 
     The key row is inserted first, in the same transaction as the send: a concurrent
     request with the same key waits on the unique index until this one commits (then
@@ -47,7 +48,8 @@ def idempotent_response(
                 "This Idempotency-Key was used for a different request.",
                 status=422,
             ) from None
-        return record.response
-    record.response = produce()
-    record.save(update_fields=["response"])
-    return record.response
+        return record.response_body.encode()
+    body = produce()
+    record.response_body = body.decode()
+    record.save(update_fields=["response_body"])
+    return body

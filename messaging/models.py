@@ -222,7 +222,9 @@ class IdempotencyKey(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
-    response = models.JSONField(null=True)
+    # The rendered JSON, as text: a JSON column (jsonb) would give the keys back in
+    # another order, and a replay must answer the first response byte for byte.
+    response_body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -236,6 +238,16 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class ReceivedWebhook(models.Model):
+    """A carrier webhook's `webhook-id`, kept while its signature could still be replayed."""
+
+    webhook_id = models.CharField(max_length=255, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self):
+        return self.webhook_id
 
 
 class Notification(models.Model):

@@ -4,7 +4,8 @@ from rest_framework import serializers
 from messaging.models import Message
 from pools.serializers import CallbackSerializer, PoolSettingsSerializer
 from pools.validators import validate_http_url
-from pools_project.api import StrictInputMixin, django_validator
+from pools_project.api import StrictBooleanField, StrictInputMixin, django_validator
+from pools_project.schema import E164Field
 
 MAX_MEDIA_URLS = 10
 MAX_TTL = 7 * 24 * 3600
@@ -15,7 +16,7 @@ timestamp = serializers.DateTimeField().to_representation
 class PreviewSerializer(StrictInputMixin, serializers.Serializer):
     """Who a message to `to` would come from: the part of a send that selection reads."""
 
-    to = serializers.CharField()
+    to = E164Field()
     poolStrategy = serializers.ChoiceField(
         choices=Message.Strategy.values, default=Message.Strategy.NUMERIC
     )
@@ -35,7 +36,7 @@ class SendSerializer(PreviewSerializer):
     body = serializers.CharField(trim_whitespace=False)
     callback = CallbackSerializer(required=False)
     urlShortener = UrlShortenerSerializer(required=False)
-    transcode = serializers.BooleanField(required=False, allow_null=True, default=None)
+    transcode = StrictBooleanField(required=False, allow_null=True, default=None)
     ttl = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TTL)
 
     def validate_callback(self, callback: dict) -> dict:

@@ -10,6 +10,7 @@ from messaging.services.dispatch import message_dispatch, messages_dispatch_due
 from messaging.services.health import number_health_recompute, numbers_health_recompute
 from messaging.services.lifecycle import messages_expire
 from messaging.services.notifications import notification_deliver, notifications_due
+from messaging.services.replays import received_webhooks_forget
 
 
 @shared_task
@@ -54,3 +55,8 @@ def expire_queued_messages() -> int:
 @shared_task
 def recompute_all_number_health() -> int:
     return numbers_health_recompute()
+
+
+@shared_task
+def forget_received_webhooks() -> int:
+    return received_webhooks_forget()

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from optout.models import OptOut
+from pools_project.schema import E164Field, SenderNumberField
 
 
 class OptOutSerializer(serializers.ModelSerializer):
@@ -19,10 +20,10 @@ class InboundSerializer(serializers.Serializer):
     """A carrier's inbound message. Carriers may send more fields: they are ignored."""
 
     messageId = serializers.CharField(max_length=100)
-    to = serializers.CharField(max_length=16)
+    to = SenderNumberField(max_length=16, help_text="The account's number written to.")
     body = serializers.CharField(allow_blank=True, trim_whitespace=False)
     receivedAt = serializers.DateTimeField(required=False)
 
     def get_fields(self):
         # `from` is a Python keyword, so it cannot be a class attribute.
-        return {**super().get_fields(), "from": serializers.CharField(max_length=32)}
+        return {**super().get_fields(), "from": E164Field(max_length=32)}

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
@@ -6,6 +6,12 @@ from messaging.serializers import PreviewSerializer
 from pools import selectors, services
 from pools.filters import MappingFilter
 from pools.models import Pool, PoolNumber, StickyMapping
+from pools.schema import (
+    DecisionResourceSerializer,
+    MappingResourceSerializer,
+    PoolNumberResourceSerializer,
+    PoolNumbersChangeSerializer,
+)
 from pools.sender import sender_preview
 from pools.serializers import (
     MAX_NUMBERS_PER_CALL,
@@ -19,7 +25,21 @@ from pools.serializers import (
 )
 from pools_project.api import get_or_404
 from pools_project.errors import ServiceError
+from pools_project.schema import (
+    INVALID_RECIPIENT,
+    LIST,
+    NUMBER_IN_ANOTHER_POOL,
+    NUMBER_NOT_FOUND,
+    POOL_NOT_FOUND,
+    REFUSALS,
+    TOO_MANY_NUMBERS,
+    WITH_BODY,
+    errors,
+    request_example,
+)
 from virtual_numbers.serializers import NumberSerializer
+
+NUMBERS_EXAMPLE = request_example("Two numbers", {"numbers": ["+12125550101", "+12125550102"]})
 
 
 def pool_or_404(request, pool_id) -> Pool:
@@ -51,13 +71,23 @@ def validated_settings(data: dict) -> dict:
     return serializer.validated_data
 
 
+@extend_schema_view(get=extend_schema(responses={200: PoolSerializer, **errors(*LIST)}))
 class PoolListCreateApi(generics.ListAPIView):
     serializer_class = PoolSerializer
 
     def get_queryset(self):
         return selectors.pool_list(account=self.request.user)
 
-    @extend_schema(request=PoolCreateSerializer, responses={201: PoolSerializer})
+    @extend_schema(
+        request=PoolCreateSerializer,
+        responses={201: PoolSerializer, **errors(*WITH_BODY)},
+        examples=[
+            request_example(
+                "Sticky, by location",
+                {"name": "Alerts", "smsSettings": {"sticky": True, "geomatch": True}},
+            )
+        ],
+    )
     def post(self, request):
         serializer = PoolCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -73,10 +103,20 @@ class PoolListCreateApi(generics.ListAPIView):
 class PoolDetailApi(generics.GenericAPIView):
     serializer_class = PoolSerializer
 
+    @extend_schema(responses={200: PoolSerializer, **errors(POOL_NOT_FOUND)})
     def get(self, request, pool_id):
         return Response(PoolSerializer(pool_or_404(request, pool_id)).data)
 
-    @extend_schema(request=PoolUpdateSerializer, responses=PoolSerializer)
+    @extend_schema(
+        request=PoolUpdateSerializer,
+        responses={200: PoolSerializer, **errors(*WITH_BODY, POOL_NOT_FOUND)},
+        examples=[
+            request_example(
+                "Mappings for 30 days, the default country back to none",
+                {"smsSettings": {"stickyTtlDays": 30, "defaultCountry": None}},
+            )
+        ],
+    )
     def patch(self, request, pool_id):
         """A merge: only the keys sent change; null puts a setting back to its default."""
         pool = pool_or_404(request, pool_id)
@@ -90,7 +130,7 @@ class PoolDetailApi(generics.GenericAPIView):
         services.pool_update(pool=pool, **changes)
         return Response(PoolSerializer(pool_or_404(request, pool_id)).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(POOL_NOT_FOUND)})
     def delete(self, request, pool_id):
         services.pool_delete(pool=pool_or_404(request, pool_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -119,12 +159,17 @@ def numbers_in_call(request) -> list[str]:
     return numbers
 
 
-assignment_response = inline_serializer(
-    "PoolNumbersChange",
-    {"poolId": serializers.UUIDField(), "numbers": NumberSerializer(many=True)},
+NUMBERS_CHANGE = {
+    200: PoolNumbersChangeSerializer,
+    **errors(*WITH_BODY, TOO_MANY_NUMBERS, POOL_NOT_FOUND, NUMBER_NOT_FOUND),
+}
+
+
+@extend_schema_view(
+    get=extend_schema(
+        responses={200: PoolNumberResourceSerializer, **errors(*LIST, POOL_NOT_FOUND)}
+    )
 )
-
-
 class PoolNumbersApi(generics.ListAPIView):
     serializer_class = PoolNumberSerializer
 
@@ -133,7 +178,11 @@ class PoolNumbersApi(generics.ListAPIView):
             return PoolNumber.objects.none()
         return selectors.pool_numbers(pool=pool_or_404(self.request, self.kwargs["pool_id"]))
 
-    @extend_schema(request=PoolNumbersSerializer, responses=assignment_response)
+    @extend_schema(
+        request=PoolNumbersSerializer,
+        responses={**NUMBERS_CHANGE, **errors(NUMBER_IN_ANOTHER_POOL)},
+        examples=[NUMBERS_EXAMPLE],
+    )
     def post(self, request, pool_id):
         """Assign up to 50 numbers, all or none."""
         pool = pool_or_404(request, pool_id)
@@ -146,7 +195,9 @@ class PoolNumbersApi(generics.ListAPIView):
 class PoolNumbersRemoveApi(generics.GenericAPIView):
     serializer_class = PoolNumbersSerializer
 
-    @extend_schema(request=PoolNumbersSerializer, responses=assignment_response)
+    @extend_schema(
+        request=PoolNumbersSerializer, responses=NUMBERS_CHANGE, examples=[NUMBERS_EXAMPLE]
+    )
     def post(self, request, pool_id):
         """Unassign up to 50 numbers; their sticky mappings are deleted."""
         pool = pool_or_404(request, pool_id)
@@ -159,7 +210,14 @@ class PoolNumbersRemoveApi(generics.GenericAPIView):
 class PoolPreviewApi(generics.GenericAPIView):
     serializer_class = PreviewSerializer
 
-    @extend_schema(request=PreviewSerializer, responses=DecisionSerializer)
+    @extend_schema(
+        request=PreviewSerializer,
+        responses={
+            200: DecisionResourceSerializer,
+            **errors(*WITH_BODY, INVALID_RECIPIENT, POOL_NOT_FOUND, *REFUSALS),
+        },
+        examples=[request_example("A recipient", {"to": "+14155550123"})],
+    )
     def post(self, request, pool_id):
         """The sender a message to `to` would get now, and why. Writes nothing."""
         pool = pool_or_404(request, pool_id)
@@ -175,6 +233,9 @@ class PoolPreviewApi(generics.GenericAPIView):
         return Response(DecisionSerializer(chosen.decision).data)
 
 
+@extend_schema_view(
+    get=extend_schema(responses={200: MappingResourceSerializer, **errors(*LIST, POOL_NOT_FOUND)})
+)
 class PoolMappingsApi(generics.ListAPIView):
     serializer_class = MappingSerializer
     filterset_class = MappingFilter

@@ -1,5 +1,6 @@
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -184,6 +185,15 @@ class Pool(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        # A validator on the field would be a migration; clean() covers the admin too,
+        # where a TTL of a million days was saved and then broke every page showing
+        # expiry dates (OverflowError).
+        try:
+            validators.validate_sticky_ttl_days(self.sticky_ttl_days)
+        except ValidationError as exc:
+            raise ValidationError({"sticky_ttl_days": exc.messages}) from exc
 
 
 class PoolNumber(models.Model):

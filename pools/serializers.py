@@ -1,11 +1,13 @@
 from datetime import timedelta
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pools import validators
 from pools.models import Pool
-from pools_project.api import StrictInputMixin, django_validator
+from pools_project.api import StrictBooleanField, StrictInputMixin, django_validator
+from pools_project.schema import SenderNumberField
 
 MAX_NUMBERS_PER_CALL = 50
 
@@ -65,9 +67,15 @@ def json_setting(validate, **kwargs):
 class PoolSettingsSerializer(StrictInputMixin, serializers.Serializer):
     """`smsSettings`: the pool's settings under the names of the API (SPEC §1)."""
 
-    sticky = serializers.BooleanField(required=False)
-    stickyTtlDays = serializers.IntegerField(source="sticky_ttl_days", required=False, min_value=0)
-    geomatch = serializers.BooleanField(required=False)
+    sticky = StrictBooleanField(required=False)
+    stickyTtlDays = serializers.IntegerField(
+        source="sticky_ttl_days",
+        required=False,
+        min_value=0,
+        max_value=validators.MAX_STICKY_TTL_DAYS,
+        error_messages={"max_value": validators.STICKY_TTL_TOO_LONG},
+    )
+    geomatch = StrictBooleanField(required=False)
     defaultCountry = OptionalStringField(
         source="default_country", validators=[django_validator(validators.validate_country)]
     )
@@ -83,11 +91,11 @@ class PoolSettingsSerializer(StrictInputMixin, serializers.Serializer):
     )
     fallback = serializers.ChoiceField(choices=Pool.Fallback.values, required=False)
     weights = json_setting(validators.validate_weights)
-    skipUnhealthy = serializers.BooleanField(source="skip_unhealthy", required=False)
+    skipUnhealthy = StrictBooleanField(source="skip_unhealthy", required=False)
     optOutScope = serializers.ChoiceField(
         source="opt_out_scope", choices=Pool.OptOutScope.values, required=False
     )
-    transcode = serializers.BooleanField(required=False)
+    transcode = StrictBooleanField(required=False)
     inboundSMSCallbackUrl = OptionalStringField(
         source="inbound_sms_callback_url",
         validators=[django_validator(validators.validate_http_url)],
@@ -100,6 +108,29 @@ class PoolSettingsSerializer(StrictInputMixin, serializers.Serializer):
     maxQueueSeconds = serializers.IntegerField(
         source="max_queue_seconds", required=False, allow_null=True, min_value=0, max_value=86400
     )
+
+    def validate(self, attrs: dict) -> dict:
+        """Settings that cannot work together. On a PATCH the view passes the merged
+        settings, so this sees the state the pool would be left in."""
+        checks = {
+            "fallback": lambda: validators.validate_fallback_sender(
+                fallback=attrs.get("fallback", Pool.Fallback.POOL),
+                sender_id=attrs.get("alphanumeric_sender_id", ""),
+                sender_ids=attrs.get("alphanumeric_sender_ids", {}),
+            ),
+            "overrides": lambda: validators.validate_override_weights(
+                weights=attrs.get("weights", {}), overrides=attrs.get("overrides", [])
+            ),
+        }
+        errors = {}
+        for field, check in checks.items():
+            try:
+                check()
+            except DjangoValidationError as exc:
+                errors[field] = exc.messages
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class PoolSerializer(serializers.ModelSerializer):
@@ -125,7 +156,13 @@ class PoolUpdateSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class PoolNumbersSerializer(StrictInputMixin, serializers.Serializer):
-    numbers = serializers.ListField(child=serializers.CharField())
+    # An empty list is a malformed call (VALIDATION_ERROR); more than 50 is the documented
+    # TOO_MANY_NUMBERS, which the view answers.
+    numbers = serializers.ListField(
+        child=SenderNumberField(),
+        allow_empty=False,
+        error_messages={"empty": "Give at least one number."},
+    )
 
 
 class DecisionSerializer(serializers.Serializer):

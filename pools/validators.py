@@ -5,6 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from pools.selection import Settings
 from virtual_numbers.phone import is_country_code
 
 NUMBER_TYPES = ("longcode", "tollfree", "shortcode")
@@ -16,6 +17,18 @@ OVERRIDABLE_SETTINGS = {
     "weights": dict,
 }
 ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]{1,11}")
+# Ten years: longer is "never" in practice (that is 0), and a date this far ahead still
+# fits in a datetime when expiries are computed.
+MAX_STICKY_TTL_DAYS = 3650
+# Weights are shares: a thousand to one is as lopsided as a pool gets.
+MAX_WEIGHT = 1000
+# The weight of a type a pool's weights leave out (the model's default for each).
+DEFAULT_WEIGHT = 1
+STICKY_TTL_TOO_LONG = f"At most {MAX_STICKY_TTL_DAYS} days (ten years); 0 means never expire."
+ALL_ZERO_WEIGHTS = (
+    "All weights are 0: a weight of 0 means a type is used only when no other type fits, "
+    "so at least one type needs a weight above 0."
+)
 
 validate_http_url = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL.")
 
@@ -57,8 +70,22 @@ def validate_weights(value) -> None:
             raise ValidationError(
                 f"{number_type!r} is not a number type ({', '.join(NUMBER_TYPES)})."
             )
-        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-            raise ValidationError(f"The weight of {number_type} must be an integer of 0 or more.")
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
+            raise ValidationError(
+                f"The weight of {number_type} must be an integer from 0 to {MAX_WEIGHT}."
+            )
+    if all_zero(value):
+        raise ValidationError(ALL_ZERO_WEIGHTS)
+
+
+def all_zero(weights: dict) -> bool:
+    """Whether `weights` (the types left out at their default) leave no type above 0."""
+    return all(weights.get(number_type, DEFAULT_WEIGHT) == 0 for number_type in NUMBER_TYPES)
+
+
+def validate_sticky_ttl_days(value) -> None:
+    if isinstance(value, int) and value > MAX_STICKY_TTL_DAYS:
+        raise ValidationError(STICKY_TTL_TOO_LONG)
 
 
 def validate_overrides(value) -> None:
@@ -94,3 +121,27 @@ def validate_overrides(value) -> None:
                 raise ValidationError(f"The override's {key} must be a {expected.__name__}.")
             if key == "weights":
                 validate_weights(setting)
+
+
+def validate_fallback_sender(*, fallback: str, sender_id: str, sender_ids: dict) -> None:
+    """CustomFrom sends from the alphanumeric sender: the pool must have one somewhere."""
+    if fallback == "CustomFrom" and not sender_id and not sender_ids:
+        raise ValidationError(
+            "The CustomFrom fallback sends from the pool's alphanumeric sender, and it has "
+            "none: set alphanumericSenderId or alphanumericSenderIds, or choose another fallback."
+        )
+
+
+def validate_override_weights(*, weights: dict, overrides: list) -> None:
+    """No destination's weights, overrides applied, may all be 0. Selection's own merge
+    (Settings.for_destination) decides what they are; "" is any country no override names."""
+    settings = Settings(weights=weights, overrides=tuple(overrides))
+    countries = {o.get("country") for o in overrides if "weights" in o} - {None}
+    for country in [*sorted(countries), ""]:
+        for channel in CHANNELS:
+            if all_zero(settings.for_destination(country, channel).weights):
+                raise ValidationError(
+                    f"For {country or 'any other country'}/{channel} the overrides leave every "
+                    "weight at 0; a weight of 0 means a type is used only when no other type "
+                    "fits, so at least one type needs a weight above 0."
+                )

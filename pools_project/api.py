@@ -1,9 +1,11 @@
-"""What every API view shares: the error shape and pagination."""
+"""What every API view shares: the error shape, pagination and the input it refuses."""
+
+from datetime import UTC, timedelta
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -23,7 +25,7 @@ CODES = {
     exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
     exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
     exceptions.NotAcceptable: "NOT_ACCEPTABLE",
-    exceptions.Throttled: "TOO_MANY_REQUESTS",
+    exceptions.Throttled: "RATE_LIMITED",
 }
 
 
@@ -102,10 +104,6 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
-def error_response(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorSerializer, description=description)
-
-
 class RateField(serializers.FloatField):
     """A rate per second: a JSON number (not a numeric string, not a boolean) above 0."""
 
@@ -174,3 +172,42 @@ class PhoneNumberFilter(django_filters.CharFilter):
         if digits.isdigit():
             return qs.filter(**{f"{self.field_name}__in": [digits, f"+{digits}"]})
         return super().filter(qs, value)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """`true` or `false` as JSON writes them: "yes", "true", 1 are refused, not read as true."""
+
+    default_error_messages = {"invalid": "Must be a JSON boolean: true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+# Real time zones are between UTC-12:00 and UTC+14:00; PostgreSQL refuses beyond ±15:59.
+MAX_UTC_OFFSET = timedelta(hours=14)
+
+
+class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time with a real UTC offset, as UTC: a date that exists in UTC."""
+
+    default_error_messages = {
+        "offset": "The UTC offset must be between -14:00 and +14:00.",
+        "range": "The date is out of range: it must fall between the years 1 and 9999 in UTC.",
+    }
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        if abs(value.utcoffset()) > MAX_UTC_OFFSET:
+            raise forms.ValidationError(self.error_messages["offset"], code="offset")
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["range"], code="range") from None
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField

@@ -8,7 +8,9 @@ value stops the process at start with a message that names the variable.
 import base64
 import binascii
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -72,6 +74,50 @@ def env_webhook_secret(name: str, default: str) -> str:
     return raw
 
 
+_RATE_PERIODS = ("second", "minute", "hour", "day")
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """`N/second|minute|hour|day`, or None for `off` / `0` (no limit)."""
+    raw = os.environ.get(name, default).strip().lower()
+    if raw in ("off", "0"):
+        return None
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in _RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name} must be N/second, N/minute, N/hour or N/day with N >= 1, or off; got {raw!r}."
+        )
+    return f"{int(count)}/{period}"
+
+
+def redis_neighbour(url: str) -> str:
+    """The database after a Redis URL's own (the broker's), so cache keys stay apart."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        return ""
+    db = parts.path.strip("/")
+    return parts._replace(path=f"/{int(db) + 1 if db.isdigit() else 1}").geturl()
+
+
+def env_cache(name: str, fallback: str) -> dict:
+    raw = os.environ.get(name) or fallback or "locmem://"
+    scheme = urlsplit(raw).scheme
+    if scheme in ("redis", "rediss"):
+        # Short timeouts: an unreachable cache must not hold requests (the rate limit
+        # lets them through when it cannot count).
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1}
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": raw,
+            "OPTIONS": options,
+        }
+    if scheme == "locmem":
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    raise ImproperlyConfigured(
+        f"{name} must be a redis://, rediss:// or locmem:// URL, got {raw!r}."
+    )
+
+
 DEBUG = env_bool("DEBUG", True)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -82,6 +128,21 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# HTTPS in production (`manage.py check --deploy` is clean); all off while DEBUG is on,
+# so runserver keeps working over plain http.
+# Behind a proxy that terminates TLS the request arrives as http: trust the proxy's
+# X-Forwarded-Proto (and X-Forwarded-For, for the admin's login lockout), and only then.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+# Off unless asked: with it, anyone may submit the domain to the browsers' preload
+# lists, which is hard to undo.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 
 # The secret carriers sign their webhooks with (Standard Webhooks scheme).
 CARRIER_WEBHOOK_SECRET = env_webhook_secret(
@@ -108,7 +169,36 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
+# Redis and SQS hand a task a worker took but never acknowledged (it died) to another
+# after this long. Dispatch does not wait for it — the sweep takes a dead worker's
+# messages again once their lease runs out — but notifications, health and purges do.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_TIMEZONE = "UTC"
+
+# The cache counts the API's rate limits. Redis shares the counts between processes:
+# CACHE_URL, else the broker's Redis (its next database); else each process counts
+# on its own (LocMemCache).
+CACHES = {"default": env_cache("CACHE_URL", redis_neighbour(CELERY_BROKER_URL))}
+# Requests per API key (accounts.throttling); `off` lifts the limit.
+API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "600/minute")
+
+# Quiet at start: every manage.py command would print axes' banner otherwise.
+AXES_VERBOSE = False
+# The admin's login (django-axes): locked for a username from an address after this
+# many failures in a row, until the cool-off has passed; a success resets the count.
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+_cooloff_minutes = env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15)
+if AXES_FAILURE_LIMIT < 1 or _cooloff_minutes < 1:
+    raise ImproperlyConfigured(
+        "ADMIN_LOGIN_FAILURE_LIMIT and ADMIN_LOGIN_COOLOFF_MINUTES must be at least 1."
+    )
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the lockout: attempts during it do not restart it, so the
+# operator it locked out knows when to try again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 
 # Notifications to the accounts' URLs.
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
@@ -137,6 +227,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60.0,
     },
     "purge-sticky-mappings": {"task": "pools.tasks.purge_expired_mappings", "schedule": 3600.0},
+    "forget-received-webhooks": {
+        "task": "messaging.tasks.forget_received_webhooks",
+        "schedule": 600.0,
+    },
 }
 
 INSTALLED_APPS = [
@@ -151,6 +245,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "accounts",
     "carriers",
     "virtual_numbers",
@@ -168,6 +263,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "pools_project.urls"
@@ -220,13 +323,14 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["pools_project.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "pools_project.api.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pools_project.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -243,7 +347,13 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NumberTypeEnum": "virtual_numbers.models.Number.Type",
         "ConnectionStatusEnum": "carriers.models.Connection.Status",
+        "MessageStatusEnum": "messaging.models.Message.Status",
+        "InboundActionEnum": "optout.models.Keyword.Action",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pools_project.schema.retry_after_documented",
+    ],
 }
 
 LOGGING = {

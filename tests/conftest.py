@@ -1,5 +1,6 @@
 import pytest
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
@@ -13,6 +14,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def no_rate_limit():
+    """Tests send many requests with one key; tests/test_rate_limits.py sets a limit.
+
+    Not pytest-django's `settings` fixture: some tests take a parameter of that name.
+    """
+    with override_settings(API_RATE_LIMIT=None):
+        yield
 
 
 @pytest.fixture

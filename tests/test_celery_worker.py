@@ -18,7 +18,7 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
-from messaging.models import Message
+from messaging.models import Message, Notification
 from pools_project import celery_app
 from tests.scenarios import NEW_YORK, pool_with
 from tests.webhook_receiver import running_receiver
@@ -167,53 +167,71 @@ def test_a_worker_on_redis_delivers_the_message_and_posts_every_status_signed(
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_loses_no_message(api, account, broker, tmp_path):
+def test_a_worker_killed_mid_batch_loses_no_message_and_no_notification(
+    api, account, broker, tmp_path, settings
+):
     """SIGKILL in the middle of a paced batch: what the dead worker held (its claims, the
     tasks it had prefetched) is taken again after the lease by the sweep of another
-    worker's beat, and every message ends Delivered, handed over once."""
+    worker's beat; every message ends Delivered, handed over once, and every status is
+    notified — a notification posted twice only with the same webhook-id."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     pool = pool_with(account, [NEW_YORK])
     Number.objects.update(parts_per_second=10)  # 30 messages: three seconds of sending
-    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = start_worker(first_log, DISPATCH_LEASE_SECONDS="3")
-    tracking_ids = []
-    try:
-        for i in range(30):
-            response = api.post(
-                f"/pools/my/{pool.pk}/sms",
-                {"to": f"+121255501{i:02d}", "body": f"Batch {i}"},
-                format="json",
+    lease = {"DISPATCH_LEASE_SECONDS": "3", "WEBHOOK_TIMEOUT_SECONDS": "2"}
+    with running_receiver() as receiver:
+        callback = {"url": receiver.url, "strategy": "OnChange"}
+        first_log = tmp_path / "first.log"
+        first = start_worker(first_log, **lease)
+        try:
+            tracking_ids = [send_batch_message(api, pool, i, callback) for i in range(30)]
+            wait_until(
+                lambda: Message.objects.filter(status="Delivered").count() >= 5,
+                first,
+                first_log,
+                "the batch to be under way",
             )
-            assert response.status_code == 200, response.json()
-            tracking_ids.append(response.json()["trackingId"])
-        wait_until(
-            lambda: Message.objects.filter(status="Delivered").count() >= 5,
-            first,
-            first_log,
-            "the batch to be under way",
-        )
-    finally:
-        first.kill()  # SIGKILL: no warm shutdown, nothing acknowledged
-        first.wait(timeout=10)
-    delivered_before = Message.objects.filter(status="Delivered").count()
-    assert delivered_before < 30, "the batch ended before the worker was killed"
+        finally:
+            first.kill()  # SIGKILL: no warm shutdown, nothing acknowledged
+            first.wait(timeout=10)
+        assert Message.objects.filter(status="Delivered").count() < 30, "killed too late"
 
-    beat = ["-B", "-s", str(tmp_path / "beat-schedule")]
-    second = start_worker(second_log, *beat, DISPATCH_LEASE_SECONDS="3")
-    try:
-        wait_until(
-            lambda: Message.objects.filter(status="Delivered").count() == 30,
-            second,
-            second_log,
-            "every message Delivered",
-        )
-    finally:
-        stop_worker(second)
+        second_log = tmp_path / "second.log"
+        second = start_worker(second_log, "-B", "-s", str(tmp_path / "beat"), **lease)
+        try:
+            wait_until(
+                lambda: (
+                    Message.objects.filter(status="Delivered").count() == 30
+                    and not Notification.objects.exclude(state="delivered").exists()
+                ),
+                second,
+                second_log,
+                "every message Delivered and every notification posted",
+            )
+        finally:
+            stop_worker(second)
+        requests = list(receiver.requests)
 
     for tracking_id in tracking_ids:
         message = Message.objects.get(pk=tracking_id)
-        assert list(message.status_events.values_list("status", flat=True)) == [
-            "Queued",
-            "Sent",
-            "Delivered",
-        ]
+        history = list(message.status_events.values_list("status", flat=True))
+        assert history == ["Queued", "Sent", "Delivered"]
         assert message.parts.count() == 1  # handed over once
+    posted: dict[tuple[str, str], set[str]] = {}
+    for request in requests:
+        body = request.verified(account.webhook_secret)
+        posted.setdefault((body["trackingId"], body["status"]), set()).add(
+            request.headers["webhook-id"]
+        )
+    statuses = ("Queued", "Sent", "Delivered")
+    assert set(posted) == {(t, status) for t in tracking_ids for status in statuses}
+    assert all(len(ids) == 1 for ids in posted.values())  # a copy carries the same id
+
+
+def send_batch_message(api, pool, i: int, callback: dict) -> str:
+    response = api.post(
+        f"/pools/my/{pool.pk}/sms",
+        {"to": f"+121255501{i:02d}", "body": f"Batch {i}", "callback": callback},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    return response.json()["trackingId"]

@@ -191,6 +191,7 @@ def test_the_list_is_paginated_by_name_and_shows_only_the_accounts_connections(
         ({"limits": {"window": None}}, "limits.window"),
         ({"limits": {"burst": 3}}, "limits.burst"),
         ({"isDefault": "maybe"}, "isDefault"),
+        ({"isDefault": "yes"}, "isDefault"),  # JSON booleans only
         ({"secretsSet": ["password"]}, "secretsSet"),
     ],
 )

@@ -37,7 +37,8 @@ def test_a_retry_with_the_same_key_returns_the_first_answer_and_sends_once(
         retry = send(api, pool, "order-42")
 
     assert (first.status_code, retry.status_code) == (200, 200)
-    assert retry.json() == first.json()
+    assert retry.content == first.content  # byte for byte, key order included
+    assert retry["Content-Type"] == first["Content-Type"] == "application/json"
     assert str(Message.objects.get().pk) == first.json()["trackingId"]
     assert StatusEvent.objects.count() == 1
     assert (len(first_dispatch), len(retry_dispatch)) == (1, 0)

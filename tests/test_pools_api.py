@@ -172,6 +172,9 @@ INVALID_SETTINGS = [
     ("sticky", "sometimes"),
     ("stickyTtlDays", -1),
     ("stickyTtlDays", "eight"),
+    ("stickyTtlDays", 3651),
+    ("sticky", "yes"),
+    ("sticky", 1),
     ("geomatch", [True]),
     ("defaultCountry", "us"),
     ("defaultCountry", "XX"),
@@ -196,6 +199,9 @@ INVALID_SETTINGS = [
     ("weights", {"longcode": True}),
     ("weights", {"longcode": "2"}),
     ("weights", [1, 1, 1]),
+    ("weights", {"longcode": 1001}),
+    ("weights", {"longcode": 0, "tollfree": 0, "shortcode": 0}),
+    ("fallback", "CustomFrom"),
     ("skipUnhealthy", "maybe"),
     ("optOutScope", "account"),
     ("optOutScope", "Pool"),
@@ -255,7 +261,8 @@ def test_an_unknown_setting_is_refused_not_ignored(api, key, value):
         ("stickyTtlDays", 0),
         ("alphanumericSenderId", "A"),
         ("alphanumericSenderId", "ACME Corp 1"),
-        ("weights", {"longcode": 0, "tollfree": 0, "shortcode": 0}),
+        ("stickyTtlDays", validators.MAX_STICKY_TTL_DAYS),
+        ("weights", {"longcode": 0, "tollfree": 0, "shortcode": validators.MAX_WEIGHT}),
         ("inboundSMSCallbackUrl", "http://example.com/in"),
         ("overrides", [{"country": "US", "channel": "mms", "weights": {"shortcode": 2}}]),
         ("fallback", "Reject"),
@@ -312,8 +319,13 @@ def test_country_codes_are_accepted_in_upper_case_only(country):
     assert not accepted(validators.validate_country, country.lower())
 
 
-@given(st.dictionaries(st.sampled_from(validators.NUMBER_TYPES), st.integers(min_value=0)))
-def test_any_non_negative_weights_of_known_types_are_accepted(weights):
+@given(
+    st.dictionaries(
+        st.sampled_from(validators.NUMBER_TYPES),
+        st.integers(min_value=0, max_value=validators.MAX_WEIGHT),
+    ).filter(lambda weights: not validators.all_zero(weights))
+)
+def test_any_weights_in_range_with_one_above_zero_are_accepted(weights):
     assert accepted(validators.validate_weights, weights)
 
 

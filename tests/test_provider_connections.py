@@ -828,6 +828,8 @@ def test_a_report_that_the_recipient_stopped_records_a_carrier_opt_out(provider)
 
 @every_provider
 def test_a_status_report_for_an_id_the_connection_never_gave_changes_nothing(provider, account):
+    """Answered 404, so that a report that came before the send's answer was recorded is
+    tried again by the provider."""
     message = provider.send()
     before = snapshot(account)
 
@@ -835,7 +837,7 @@ def test_a_status_report_for_an_id_the_connection_never_gave_changes_nothing(pro
         message, *provider.driver.reports["Delivered"], provider_id=provider.driver.new_message_id()
     )
 
-    assert response.status_code in (200, 404)
+    assert response.status_code == 404
     assert snapshot(account) == before
 
 
@@ -854,7 +856,7 @@ def test_a_status_report_through_another_accounts_connection_changes_nothing(pro
 
     response = provider.report(message, *provider.driver.reports["Delivered"], connection=theirs)
 
-    assert response.status_code in (200, 404)
+    assert response.status_code == 404
     assert snapshot(account) == before
 
 

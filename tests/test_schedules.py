@@ -65,6 +65,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "messaging.tasks.deliver_due_notifications",
         "messaging.tasks.dispatch_due_messages",
         "messaging.tasks.expire_queued_messages",
+        "messaging.tasks.forget_received_webhooks",
         "messaging.tasks.recompute_all_number_health",
         "pools.tasks.purge_expired_mappings",
     ]
@@ -203,6 +204,7 @@ def test_run_schedules_once_runs_every_job(
         "expire-queued-messages: 1",
         "recompute-number-health: 1",
         "purge-sticky-mappings: 1",
+        "forget-received-webhooks: 0",
     ]
     assert posted_names(receiver) == ["retry"]
     assert Message.objects.get(pk=mapped.pk).status == "Delivered"

@@ -1,12 +1,14 @@
 from rest_framework import serializers
 
 from carriers.selectors import connection_list
-from pools_project.api import RateField, StrictInputMixin
+from pools_project.api import RateField, StrictBooleanField, StrictInputMixin
+from pools_project.schema import SenderNumberField
 from virtual_numbers.models import Number
 from virtual_numbers.services import CAPABILITIES, MAX_PARTS_PER_SECOND
 
 
 class NumberSerializer(serializers.ModelSerializer):
+    number = SenderNumberField(help_text="E.164, or a short code's digits.")
     areaCode = serializers.CharField(source="area_code", allow_null=True)
     location = serializers.CharField(allow_null=True)
     capabilities = serializers.ListField(child=serializers.CharField())
@@ -22,7 +24,9 @@ class NumberSerializer(serializers.ModelSerializer):
     )
     queueDepth = serializers.SerializerMethodField(help_text="Messages waiting for it.")
     createdAt = serializers.DateTimeField(source="created_at")
-    lastUsedAt = serializers.DateTimeField(source="last_used_at")
+    lastUsedAt = serializers.DateTimeField(
+        source="last_used_at", allow_null=True, help_text="Null until it first sends."
+    )
 
     class Meta:
         model = Number
@@ -102,7 +106,7 @@ def capabilities_field(**kwargs):
 
 
 class NumberRegisterSerializer(StrictInputMixin, serializers.Serializer):
-    number = serializers.CharField()
+    number = SenderNumberField(help_text="E.164, or a short code's digits (`country` required).")
     type = serializers.ChoiceField(choices=Number.Type.choices, default=Number.Type.LONGCODE)
     capabilities = capabilities_field(default=["sms"])
     country = serializers.CharField(required=False, default="", max_length=2)
@@ -113,7 +117,7 @@ class NumberRegisterSerializer(StrictInputMixin, serializers.Serializer):
 class NumberUpdateSerializer(StrictInputMixin, serializers.Serializer):
     type = serializers.ChoiceField(choices=Number.Type.choices, required=False)
     capabilities = capabilities_field(required=False)
-    healthy = serializers.BooleanField(
+    healthy = StrictBooleanField(
         required=False,
         allow_null=True,
         help_text="An operator's override of the computed health; null follows delivery reports.",

@@ -204,7 +204,9 @@ def dispatch_record(*, claim: Claim, outcome: Outcome) -> Wait | None:
 
 
 def message_accepted(*, message: Message, accepted: Accepted) -> None:
-    """Sent, with the provider's ids (one per part); then what it already reported."""
+    """Sent, with the provider's ids (one per part), and what it already reported, in
+    one transaction: no crash can leave the simulator's message Sent without its report."""
+    provider_id = accepted.provider_ids[0] if accepted.provider_ids else ""
     with transaction.atomic():
         MessagePart.objects.bulk_create(
             MessagePart(
@@ -213,16 +215,15 @@ def message_accepted(*, message: Message, accepted: Accepted) -> None:
             for i, pid in enumerate(accepted.provider_ids)
         )
         Message.objects.filter(pk=message.pk).update(
-            provider_message_id=accepted.provider_ids[0] if accepted.provider_ids else "",
-            lease_until=None,
+            provider_message_id=provider_id, lease_until=None
         )
-        message.provider_message_id = accepted.provider_ids[0] if accepted.provider_ids else ""
+        message.provider_message_id = provider_id
         message_report_status(message=message, status=Message.Status.SENT)
+        for receipt in accepted.receipts:
+            receipt_apply(connection_id=message.connection_id, receipt=receipt)
     connection_state_record(
         connection_id=message.connection_id, result=CheckResult("up", "Accepted a message.")
     )
-    for receipt in accepted.receipts:
-        receipt_apply(connection_id=message.connection_id, receipt=receipt)
 
 
 def message_refused(*, message: Message, refused: Refused) -> None:

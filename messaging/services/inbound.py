@@ -112,6 +112,16 @@ def inbound_receive(
     return InboundResult(inbound.action or None, reply)
 
 
+def inbound_action(*, message_id: str) -> str | None:
+    """What the message with this carrier id was taken for, the first time it came."""
+    action = (
+        InboundMessage.objects.filter(carrier_message_id=message_id)
+        .values_list("action", flat=True)
+        .first()
+    )
+    return action or None
+
+
 def _act(keyword: Keyword, inbound: InboundMessage, number: Number, pool: Pool | None):
     account, recipient = number.account, inbound.sender
     if keyword.action == Keyword.Action.OPTOUT:

@@ -31,7 +31,7 @@ from messaging.serializers import (
     SendSerializer,
     StatusReportSerializer,
 )
-from messaging.services.inbound import inbound_action, inbound_receive
+from messaging.services.inbound import inbound_action, inbound_event_receive, inbound_receive
 from messaging.services.lifecycle import message_report_status, receipt_apply
 from messaging.services.replays import carrier_webhook_first_seen
 from messaging.services.sending import message_send
@@ -315,14 +315,7 @@ class ConnectionInboundWebhookApi(ConnectionWebhookApi):
         """Messages people wrote to the connection's numbers, in the provider's format."""
         connection, gateway, webhook = self.webhook(request, connection_id)
         for inbound in gateway.parse_inbound(webhook):
-            inbound_receive(
-                message_id=inbound.message_id,
-                sender=inbound.sender,
-                to=inbound.to,
-                body=inbound.body,
-                received_at=inbound.received_at,
-                account_id=connection.account_id,
-            )
+            inbound_event_receive(inbound=inbound, account_id=connection.account_id)
         body, content_type = gateway.inbound_answer()
         return HttpResponse(body, content_type=content_type)
 

@@ -35,7 +35,7 @@ from messaging.services.dispatch import (
     messages_claim_for_connection,
     sender_slow_down,
 )
-from messaging.services.inbound import inbound_receive
+from messaging.services.inbound import inbound_event_receive
 from messaging.services.lifecycle import receipt_apply
 from pools_project.errors import ServiceError
 
@@ -201,14 +201,7 @@ class SmppWorker:
 
     def _inbound(self, inbound: Inbound) -> None:
         try:
-            inbound_receive(
-                message_id=inbound.message_id,
-                sender=inbound.sender,
-                to=inbound.to,
-                body=inbound.body,
-                received_at=inbound.received_at,
-                account_id=self.account_id,
-            )
+            inbound_event_receive(inbound=inbound, account_id=self.account_id)
         except ServiceError as exc:  # acknowledged to the SMSC all the same: no redelivery
             logger.warning("inbound message from %r refused: %s", inbound.sender, exc.message)
 

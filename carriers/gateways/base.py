@@ -6,8 +6,10 @@ what the provider sends back into `Receipt` and `Inbound` events. The message
 lifecycle applies them; an adapter never touches a message itself.
 """
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,17 @@ class Gateway:
 
     def check(self) -> CheckResult:
         raise NotImplementedError
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110 allows both)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -37,6 +37,7 @@ from carriers.gateways.base import (
     Refused,
     Throttled,
     Unavailable,
+    retry_after_seconds,
 )
 from carriers.gateways.webhooks import WebhookRequest
 
@@ -165,7 +166,9 @@ def error_outcome(exc: telnyx.APIStatusError) -> Throttled | Refused:
     code, words = first_error(exc.body)
     if exc.status_code == 429 or exc.status_code >= 500:
         reason = f"Telnyx answered {exc.status_code}" + (f": {words}" if words else ".")
-        return Throttled(reason, retry_after=retry_after(exc.response.headers.get("retry-after")))
+        return Throttled(
+            reason, retry_after=retry_after_seconds(exc.response.headers.get("retry-after"))
+        )
     if exc.status_code in (401, 403):  # the connection's fault, not the message's: it waits
         return Unavailable(f"Telnyx refused the credentials ({exc.status_code} {code}).")
     return Refused(
@@ -184,13 +187,6 @@ def first_error(body) -> tuple[str, str]:
     error = errors[0]
     words = ": ".join(str(error[k]) for k in ("title", "detail") if error.get(k))
     return str(error.get("code") or ""), words
-
-
-def retry_after(value: str | None) -> float | None:
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: let the pipeline's own backoff decide
 
 
 def is_fresh(timestamp: str, now: datetime) -> bool:

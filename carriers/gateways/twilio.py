@@ -14,8 +14,6 @@ a replayed webhook is caught by message id where the events are applied.
 """
 
 import json
-import time
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -38,6 +36,7 @@ from carriers.gateways.base import (
     Refused,
     Throttled,
     Unavailable,
+    retry_after_seconds,
 )
 from carriers.gateways.webhooks import WebhookRequest
 
@@ -76,20 +75,6 @@ class BaseUrlHttpClient(TwilioHttpClient):
         self.last_answer = None  # stays None when the request raises: no answer came
         self.last_answer = super().request(method, rebased, **kwargs)
         return self.last_answer
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110 allows both)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def twilio_error(answer: Response) -> tuple[str, str]:

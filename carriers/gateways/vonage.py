@@ -31,6 +31,7 @@ from carriers.gateways.base import (
     Refused,
     Throttled,
     Unavailable,
+    retry_after_seconds,
 )
 from carriers.gateways.webhooks import WebhookRequest
 
@@ -149,7 +150,10 @@ class VonageGateway(Gateway):
 def outcome_of(response: requests.Response) -> Outcome:
     """What Vonage's answer to `/sms/json` means for the message."""
     if response.status_code == 429 or response.status_code >= 500:
-        return Throttled(f"Vonage answered HTTP {response.status_code}.", retry_after_of(response))
+        return Throttled(
+            f"Vonage answered HTTP {response.status_code}.",
+            retry_after_seconds(response.headers.get("Retry-After")),
+        )
     if response.status_code >= 400:
         return Refused(
             code=f"HTTP_{response.status_code}",
@@ -170,7 +174,7 @@ def part_outcome(part: dict, response: requests.Response) -> Throttled | Refused
     code = str(part.get("status"))
     reason = str(part.get("error-text") or f"Vonage SMS API status {code}.")
     if code in RETRY_LATER:
-        return Throttled(reason, retry_after_of(response))
+        return Throttled(reason, retry_after_seconds(response.headers.get("Retry-After")))
     return Refused(code=code, reason=reason, recipient_stopped=code in RECIPIENT_BARRED)
 
 
@@ -182,15 +186,6 @@ def messages_of(response: requests.Response) -> list[dict]:
     if not isinstance(messages, list):
         return []
     return [message for message in messages if isinstance(message, dict)]
-
-
-def retry_after_of(response: requests.Response) -> float | None:
-    """`Retry-After` in seconds; an HTTP date or anything else counts as not given."""
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def check_result_of(response: requests.Response) -> CheckResult:

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from carriers.gateways.base import Inbound
 from messaging.models import Message, Notification
 from messaging.services.notifications import notification_record
 from messaging.services.sending import message_send_reply
@@ -110,6 +111,18 @@ def inbound_receive(
         if pool is not None and pool.inbound_sms_callback_url:
             _forward(inbound, pool)
     return InboundResult(inbound.action or None, reply)
+
+
+def inbound_event_receive(*, inbound: Inbound, account_id) -> InboundResult:
+    """An inbound message as a connection's adapter parsed it, for that connection's account."""
+    return inbound_receive(
+        message_id=inbound.message_id,
+        sender=inbound.sender,
+        to=inbound.to,
+        body=inbound.body,
+        received_at=inbound.received_at,
+        account_id=account_id,
+    )
 
 
 def inbound_action(*, message_id: str) -> str | None:

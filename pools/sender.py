@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models import F, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -99,17 +99,16 @@ CANDIDATE_COLUMNS = {
 }
 
 
-def candidate_rows(queryset, path: str = "", *extra: str):
-    """(Candidate, *extra values) per row of `queryset`, whose pool number is at `path`:
-    one query, plain rows, no model instances — cheap in a pool of thousands of numbers.
-    """
+def candidate_rows(queryset, account_id, path: str = "", *extra: str):
+    """(Candidate, *extra values) per row of `queryset`, the account's pool numbers at
+    `path`: one query, plain rows, no model instances — cheap in a pool of thousands."""
     number = f"{path}number__"
     rows = queryset.annotate(
         healthy=Coalesce(f"{number}health_override", f"{number}computed_healthy"),
-        connection=Coalesce(f"{number}connection_id", default_connection(f"{number}account", "id")),
+        connection=Coalesce(f"{number}connection_id", default_connection(account_id, "id")),
         connection_status=Coalesce(
             f"{number}connection__state_status",
-            default_connection(f"{number}account", "state_status"),
+            default_connection(account_id, "state_status"),
             Value(Connection.Status.UP),  # the built-in simulator
         ),
     ).values_list(
@@ -129,18 +128,17 @@ def candidate_rows(queryset, path: str = "", *extra: str):
     ]
 
 
-def default_connection(account_path: str, column: str) -> Subquery:
-    """A column of the account's default connection: the one of its numbers that name none."""
+def default_connection(account_id, column: str) -> Subquery:
+    """A column of the account's default connection: the one of its numbers that name none.
+    Not correlated with the rows: the database reads it once per query, not once per number."""
     return Subquery(
-        Connection.objects.filter(account=OuterRef(account_path), is_default=True).values(column)[
-            :1
-        ]
+        Connection.objects.filter(account_id=account_id, is_default=True).values(column)[:1]
     )
 
 
 def pool_candidates(pool: Pool) -> list[selection.Candidate]:
     """Every number of the pool as the core sees it."""
-    return [row[0] for row in candidate_rows(PoolNumber.objects.filter(pool=pool))]
+    return [row[0] for row in candidate_rows(PoolNumber.objects.filter(pool=pool), pool.account_id)]
 
 
 class MappingRow(NamedTuple):
@@ -153,6 +151,7 @@ def _mapping(pool, recipient) -> tuple[selection.Mapping | None, MappingRow | No
     """The recipient's mapping in the pool, with its number, in the same single query."""
     rows = candidate_rows(
         StickyMapping.objects.filter(pool=pool, recipient=recipient),
+        pool.account_id,
         "pool_number__",
         "pk",
         "pool_number_id",

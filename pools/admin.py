@@ -19,9 +19,10 @@ from accounts.admin_mixins import (
     ReadOnlyInline,
     SavedByServiceAdmin,
 )
-from pools import charts, selection, selectors, services
+from pools import charts, decision, selectors
 from pools.models import Pool, PoolNumber, StickyMapping
-from pools.sender import sender_preview
+from pools.services import pools as services
+from pools.services.selection import sender_preview
 from pools_project.errors import ServiceError
 
 # The pool settings flow of SPEC §1, in the order selection applies it.
@@ -168,8 +169,8 @@ class SenderPreviewForm(forms.Form):
         label="MMS", required=False, help_text="Media attached: only MMS-capable numbers qualify."
     )
     strategy = forms.ChoiceField(
-        choices=[(s, s) for s in (selection.Strategy.NUMERIC, selection.Strategy.ALPHANUMERIC)],
-        initial=selection.Strategy.NUMERIC,
+        choices=[(s, s) for s in (decision.Strategy.NUMERIC, decision.Strategy.ALPHANUMERIC)],
+        initial=decision.Strategy.NUMERIC,
     )
 
 

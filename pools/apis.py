@@ -3,7 +3,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
 from messaging.serializers import PreviewSerializer
-from pools import selectors, services
+from pools import selectors
 from pools.filters import MappingFilter
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.schema import (
@@ -12,7 +12,6 @@ from pools.schema import (
     PoolNumberResourceSerializer,
     PoolNumbersChangeSerializer,
 )
-from pools.sender import sender_preview
 from pools.serializers import (
     MAX_NUMBERS_PER_CALL,
     DecisionSerializer,
@@ -23,6 +22,8 @@ from pools.serializers import (
     PoolSettingsSerializer,
     PoolUpdateSerializer,
 )
+from pools.services import pools as services
+from pools.services.selection import sender_preview
 from pools_project.api import get_or_404
 from pools_project.errors import ServiceError
 from pools_project.schema import (

@@ -15,7 +15,7 @@ from django.db import transaction
 from accounts.models import Account
 from accounts.services import IssuedKey, account_create_with_key
 from pools.models import Pool
-from pools.services import pool_create
+from pools.services.pools import pool_create
 from virtual_numbers.importing import ImportReport, ImportRow, numbers_import
 
 DEMO_ACCOUNT = "demo"

@@ -5,7 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from pools.selection import Settings
+from pools.decision import Settings
 from virtual_numbers.phone import is_country_code
 
 NUMBER_TYPES = ("longcode", "tollfree", "shortcode")

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from pools.models import PoolNumber, StickyMapping
-from pools.services import pool_assign_numbers
+from pools.services.pools import pool_assign_numbers
 from pools_project.errors import ServiceError
 from tests.assertions import assert_error
 from tests.factories import NumberFactory, PoolFactory, PoolNumberFactory, StickyMappingFactory

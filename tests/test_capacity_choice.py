@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pools.selection import Mapping, Settings
+from pools.decision import Mapping, Settings
 from tests.test_selection_core import NOW, NY_212, NY_646, TO_212, choose, mentions, number
 
 BACKLOGGED = NOW.timestamp() + 120  # two minutes of messages wait for it

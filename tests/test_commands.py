@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account
 from pools.models import Pool, PoolNumber
-from pools.services import pool_assign_numbers
+from pools.services.pools import pool_assign_numbers
 from tests.factories import PoolFactory
 from virtual_numbers.models import Number
 from virtual_numbers.services import number_register

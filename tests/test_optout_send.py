@@ -14,7 +14,7 @@ from django.utils import timezone
 from messaging.models import Message
 from messaging.services.inbound import inbound_receive
 from messaging.services.sending import message_send
-from pools.services import pool_assign_numbers
+from pools.services.pools import pool_assign_numbers
 from tests.scenarios import NEW_YORK, number_of, pool_with
 from virtual_numbers.models import Number
 from virtual_numbers.services import number_delete, number_register

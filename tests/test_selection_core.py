@@ -1,6 +1,6 @@
 """The selection core, rule by rule and tie-break by tie-break (SPEC §2).
 
-`pools.selection.decide` is a pure function: these tests build its plain inputs —
+`pools.decision.decide` is a pure function: these tests build its plain inputs —
 settings, a recipient parsed from a real E.164 number (NANPA's area codes and overlay
 complexes included), the pool's numbers as candidates — and read the decision. No
 database. The Hypothesis properties at the end hold the rules over generated pools.
@@ -16,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from pools.alphanumeric import accepts_alphanumeric
-from pools.selection import (
+from pools.decision import (
     Candidate,
     Decision,
     Mapping,

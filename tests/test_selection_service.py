@@ -1,4 +1,4 @@
-"""The selection service (pools.sender) through message_send: what it records, in how many queries."""
+"""The selection service (pools.services.selection) through message_send: what it records, in how many queries."""
 
 from collections import Counter
 from datetime import timedelta
@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messaging.services.sending import message_send
-from pools import sender
 from pools.models import Pool, PoolNumber, StickyMapping
-from pools.services import pool_update
+from pools.services import selection as sender
+from pools.services.pools import pool_update
 from pools_project.errors import ServiceError
 from tests.scenarios import NEW_YORK, SAN_FRANCISCO, pool_with
 from virtual_numbers.models import Number

@@ -21,7 +21,7 @@ from accounts.admin_mixins import (
 from accounts.models import Account
 from pools.admin import PoolFilter
 from pools.models import Pool
-from pools.services import pool_assign_numbers, pool_remove_numbers
+from pools.services.pools import pool_assign_numbers, pool_remove_numbers
 from pools_project.errors import ServiceError
 from virtual_numbers import services
 from virtual_numbers.importing import ImportReport, numbers_import, read_numbers_csv

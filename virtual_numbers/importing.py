@@ -18,7 +18,7 @@ from django.db import transaction
 
 from accounts.models import Account
 from pools.models import Pool, PoolNumber
-from pools.services import pool_assign_numbers
+from pools.services.pools import pool_assign_numbers
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
 from virtual_numbers.services import CAPABILITIES, number_facts, number_register

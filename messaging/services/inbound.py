@@ -14,7 +14,7 @@ from optout.models import InboundMessage, Keyword
 from optout.selectors import numbers_in_scope, recipient_stopped
 from optout.services import ACCOUNT_WIDE, keyword_match, optout_record, optout_remove
 from pools.models import DEFAULT_HELP_REPLY, DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, Pool
-from pools.sender import mapping_engage
+from pools.services.selection import mapping_engage
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
 from virtual_numbers.phone import parse_e164

@@ -13,7 +13,7 @@ from messaging.services.dispatch import message_enqueue
 from messaging.services.lifecycle import status_event_record
 from messaging.services.links import body_shorten, links_create
 from pools.models import Pool
-from pools.sender import sender_select
+from pools.services.selection import sender_select
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
 from virtual_numbers.pacing import number_reserve_slot

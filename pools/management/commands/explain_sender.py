@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from pools.selectors import pool_by_reference
-from pools.sender import sender_preview
 from pools.serializers import DecisionSerializer
+from pools.services.selection import sender_preview
 from pools_project.errors import ServiceError
 
 

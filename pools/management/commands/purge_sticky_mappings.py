@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from pools.sender import mappings_purge_expired
+from pools.services.selection import mappings_purge_expired
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """The selection service: the one place that picks a sender and writes sticky mappings.
 
-It loads what `pools.selection.decide` needs in a fixed number of queries, and for a
+It loads what `pools.core.decide` needs in a fixed number of queries, and for a
 send applies the decision in the caller's transaction: the mapping, the counters,
 `last_used_at`. The send and preview endpoints, the admin, the commands and the
 inbound handler all come through here.
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from carriers.models import Connection
 from optout.selectors import recipient_optouts
-from pools import selection
+from pools import decision as core
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools_project.errors import ServiceError
 from virtual_numbers.pacing import number_record_use
@@ -33,7 +33,7 @@ class Selection:
     (epoch seconds) its number's rate gives it."""
 
     recipient: str
-    decision: selection.Decision
+    decision: core.Decision
     slot: float | None = None
 
     @property
@@ -47,13 +47,13 @@ class Selection:
         return self.decision.number.connection_id if self.number_id else None
 
 
-def recipient_facts(to: str) -> selection.Recipient:
+def recipient_facts(to: str) -> core.Recipient:
     try:
         facts = parse_e164(to)
     except ServiceError as exc:
         # A refusal of its own code, not a validation error: `errors` is for those only (SPEC §6).
         raise ServiceError("INVALID_RECIPIENT", exc.message) from None
-    return selection.Recipient(
+    return core.Recipient(
         number=facts.number,
         country=facts.country,
         area_code=facts.area_code,
@@ -62,8 +62,8 @@ def recipient_facts(to: str) -> selection.Recipient:
     )
 
 
-def pool_settings(pool: Pool) -> selection.Settings:
-    return selection.Settings(
+def pool_settings(pool: Pool) -> core.Settings:
+    return core.Settings(
         sticky=pool.sticky,
         sticky_ttl_days=pool.sticky_ttl_days,
         geomatch=pool.geomatch,
@@ -121,7 +121,7 @@ def candidate_rows(queryset, account_id, path: str = "", *extra: str):
     names = [*CANDIDATE_COLUMNS, "healthy", "connection_id", "connection_status"]
     return [
         (
-            selection.Candidate(**dict(zip(names, row[: len(names)], strict=True))),
+            core.Candidate(**dict(zip(names, row[: len(names)], strict=True))),
             *row[len(names) :],
         )
         for row in rows
@@ -136,7 +136,7 @@ def default_connection(account_id, column: str) -> Subquery:
     )
 
 
-def pool_candidates(pool: Pool) -> list[selection.Candidate]:
+def pool_candidates(pool: Pool) -> list[core.Candidate]:
     """Every number of the pool as the core sees it."""
     return [row[0] for row in candidate_rows(PoolNumber.objects.filter(pool=pool), pool.account_id)]
 
@@ -147,7 +147,7 @@ class MappingRow(NamedTuple):
     last_used_at: datetime
 
 
-def _mapping(pool, recipient) -> tuple[selection.Mapping | None, MappingRow | None]:
+def _mapping(pool, recipient) -> tuple[core.Mapping | None, MappingRow | None]:
     """The recipient's mapping in the pool, with its number, in the same single query."""
     rows = candidate_rows(
         StickyMapping.objects.filter(pool=pool, recipient=recipient),
@@ -161,7 +161,7 @@ def _mapping(pool, recipient) -> tuple[selection.Mapping | None, MappingRow | No
         return None, None
     mapped, *row = rows[0]
     row = MappingRow(*row)
-    return selection.Mapping(mapped, row.last_used_at), row
+    return core.Mapping(mapped, row.last_used_at), row
 
 
 class _ChoiceNeedsLock(Exception):
@@ -177,8 +177,8 @@ def _decide(pool, request, *, locked: bool):
         return pool_candidates(pool)
 
     try:
-        return selection.decide(pool_settings(pool), request, mapping, candidates), mapping_row
-    except selection.Refusal as refusal:
+        return core.decide(pool_settings(pool), request, mapping, candidates), mapping_row
+    except core.Refusal as refusal:
         raise ServiceError(
             refusal.code,
             refusal.message,
@@ -187,12 +187,12 @@ def _decide(pool, request, *, locked: bool):
         ) from None
 
 
-def _request(pool, to, channel, strategy, now) -> selection.Request:
+def _request(pool, to, channel, strategy, now) -> core.Request:
     recipient = recipient_facts(to)
     opted_out_numbers, opted_out_everywhere = recipient_optouts(
         account_id=pool.account_id, recipient=recipient.number
     )
-    return selection.Request(
+    return core.Request(
         recipient=recipient,
         now=now or timezone.now(),
         channel=channel,
@@ -249,7 +249,7 @@ def _touch(mapping_row: MappingRow | StickyMapping, now: datetime) -> bool:
     return StickyMapping.objects.filter(pk=mapping_row.pk).update(last_used_at=now) == 1
 
 
-def _apply(pool, request, decision: selection.Decision, mapping_row) -> None:
+def _apply(pool, request, decision: core.Decision, mapping_row) -> None:
     if decision.drop_mapping and mapping_row is not None:
         _mapping_delete(mapping_row)
     if decision.reuse_mapping:
@@ -275,7 +275,7 @@ def _mapping_delete(mapping_row: MappingRow | StickyMapping) -> None:
         )
 
 
-def _record_use(request: selection.Request, decision: selection.Decision, parts: int) -> Selection:
+def _record_use(request: core.Request, decision: core.Decision, parts: int) -> Selection:
     chosen = Selection(request.recipient.number, decision)
     if chosen.number_id is None:
         return chosen

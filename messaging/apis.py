@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
+from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -36,7 +37,8 @@ from messaging.services.lifecycle import message_report_status, receipt_apply
 from messaging.services.replays import carrier_webhook_first_seen
 from messaging.services.sending import message_send
 from optout.serializers import InboundSerializer
-from pools.apis import pool_or_404
+from pools.models import Pool
+from pools.selectors import pool_key, pool_or_404
 from pools_project.api import get_or_404
 from pools_project.errors import ServiceError
 from pools_project.schema import (
@@ -125,13 +127,17 @@ class MessageSendApi(generics.GenericAPIView):
     )
     def post(self, request, pool_id):
         """Send one message through the pool: the pool picks the sender."""
-        pool = pool_or_404(request, pool_id)
-        serializer = SendSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        try:
+            serializer = SendSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+        except APIException:
+            pool_or_404(account=request.user, pool_id=pool_id)  # a missing pool answers first
+            raise
         data = serializer.validated_data
+        # A reference: the send reads the pool's settings itself, as committed.
+        pool = Pool(pk=pool_key(pool_id), account_id=request.user.pk)
 
         def send() -> dict:
-            shortener = data.get("urlShortener")
             message = message_send(
                 pool=pool,
                 to=data["to"],
@@ -139,11 +145,7 @@ class MessageSendApi(generics.GenericAPIView):
                 strategy=data["poolStrategy"],
                 media_urls=data["mediaUrls"],
                 callback=data.get("callback"),
-                url_validity=(
-                    shortener.get("urlValidity", settings.SHORT_LINK_DEFAULT_VALIDITY)
-                    if shortener is not None
-                    else None
-                ),
+                url_shortener=data.get("urlShortener"),
                 transcode=data["transcode"],
                 ttl=data.get("ttl"),
             )

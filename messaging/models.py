@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from accounts.models import Account
+from pools import choices
 from pools.models import Pool
 from virtual_numbers.models import Number
 
@@ -20,13 +21,8 @@ class Message(models.Model):
         UNDELIVERED = "Undelivered"
         FAILED = "Failed"
 
-    class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        MMS = "mms", "MMS"
-
-    class Strategy(models.TextChoices):
-        NUMERIC = "Numeric"
-        ALPHANUMERIC = "Alphanumeric"
+    Channel = choices.Channel
+    Strategy = choices.Strategy
 
     OPTED_OUT = "Opted-out"
 

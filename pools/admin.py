@@ -6,8 +6,6 @@ from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -19,7 +17,8 @@ from accounts.admin_mixins import (
     ReadOnlyInline,
     SavedByServiceAdmin,
 )
-from pools import charts, decision, selectors
+from pools import charts, selectors
+from pools.choices import Channel, Strategy
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.services import pools as services
 from pools.services.selection import sender_preview
@@ -122,19 +121,6 @@ class PoolFilter(admin.SimpleListFilter):
         return queryset
 
 
-def mapping_count():
-    # A correlated subquery, not a second Count() join: two joins would multiply a
-    # pool's numbers by its mappings before counting.
-    mappings = (
-        StickyMapping.objects.filter(pool=OuterRef("pk"))
-        .order_by()
-        .values("pool")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    return Coalesce(Subquery(mappings, output_field=IntegerField()), 0)
-
-
 def https_by_default(db_field, **kwargs):
     """Reads a scheme-less callback URL as https (Django 6's default) rather than http."""
     if isinstance(db_field, models.URLField):
@@ -168,10 +154,7 @@ class SenderPreviewForm(forms.Form):
     mms = forms.BooleanField(
         label="MMS", required=False, help_text="Media attached: only MMS-capable numbers qualify."
     )
-    strategy = forms.ChoiceField(
-        choices=[(s, s) for s in (decision.Strategy.NUMERIC, decision.Strategy.ALPHANUMERIC)],
-        initial=decision.Strategy.NUMERIC,
-    )
+    strategy = forms.ChoiceField(choices=Strategy.choices, initial=Strategy.NUMERIC)
 
 
 def preview_outcome(pool: Pool, data: dict) -> dict:
@@ -180,15 +163,12 @@ def preview_outcome(pool: Pool, data: dict) -> dict:
         chosen = sender_preview(
             pool=pool,
             to=data["to"],
-            channel="mms" if data["mms"] else "sms",
+            channel=Channel.of(data["mms"]),
             strategy=data["strategy"],
         )
     except ServiceError as exc:
         return {"refusal": exc, "explanation": exc.details.get("explanation", "").splitlines()}
     return {"selection": chosen, "explanation": chosen.decision.explanation}
-
-
-# The charts page: drawn as inline SVG on the server, so it needs no script and no network.
 
 
 class PoolNumberInline(ReadOnlyInline):
@@ -241,11 +221,7 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(number_count=Count("pool_numbers"), mapping_count=mapping_count())
-        )
+        return selectors.with_counts(super().get_queryset(request))
 
     def get_urls(self):
         charts = path(
@@ -302,9 +278,9 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     def numbers(self, pool):
         return format_html('<a href="{}">{}</a>', numbers_changelist_url(pool), pool.number_count)
 
-    @admin.display(description="sticky mappings", ordering="mapping_count")
+    @admin.display(description="live mappings", ordering="live_mapping_count")
     def mappings(self, pool):
-        return pool.mapping_count
+        return pool.live_mapping_count
 
     @admin.display(description="numbers")
     def numbers_link(self, pool):

@@ -4,8 +4,9 @@ from rest_framework.response import Response
 
 from messaging.serializers import PreviewSerializer
 from pools import selectors
+from pools.choices import Channel
 from pools.filters import MappingFilter
-from pools.models import Pool, PoolNumber, StickyMapping
+from pools.models import PoolNumber, StickyMapping
 from pools.schema import (
     DecisionResourceSerializer,
     MappingResourceSerializer,
@@ -19,12 +20,10 @@ from pools.serializers import (
     PoolCreateSerializer,
     PoolNumbersSerializer,
     PoolSerializer,
-    PoolSettingsSerializer,
     PoolUpdateSerializer,
 )
 from pools.services import pools as services
 from pools.services.selection import sender_preview
-from pools_project.api import get_or_404
 from pools_project.errors import ServiceError
 from pools_project.schema import (
     INVALID_RECIPIENT,
@@ -41,35 +40,6 @@ from pools_project.schema import (
 from virtual_numbers.serializers import NumberSerializer
 
 NUMBERS_EXAMPLE = request_example("Two numbers", {"numbers": ["+12125550101", "+12125550102"]})
-
-
-def pool_or_404(request, pool_id) -> Pool:
-    return get_or_404(
-        selectors.pool_list(account=request.user),
-        "POOL_NOT_FOUND",
-        "No such pool in this account.",
-        pk=pool_id,
-    )
-
-
-def merge_patch(target, patch):
-    """JSON Merge Patch (RFC 7386): objects merge key by key, null removes a key."""
-    if not isinstance(patch, dict):
-        return patch
-    merged = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(merged.get(key), value)
-    return merged
-
-
-def validated_settings(data: dict) -> dict:
-    serializer = PoolSettingsSerializer(data=data)
-    if not serializer.is_valid():
-        raise serializers.ValidationError({"smsSettings": serializer.errors})
-    return serializer.validated_data
 
 
 @extend_schema_view(get=extend_schema(responses={200: PoolSerializer, **errors(*LIST)}))
@@ -92,12 +62,9 @@ class PoolListCreateApi(generics.ListAPIView):
     def post(self, request):
         serializer = PoolCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pool = services.pool_create(
-            account=request.user,
-            name=serializer.validated_data["name"],
-            **validated_settings(serializer.validated_data["smsSettings"]),
-        )
-        pool = pool_or_404(request, pool.pk)
+        data = serializer.validated_data
+        pool = services.pool_create(account=request.user, name=data["name"], **data["settings"])
+        pool = selectors.pool_or_404(account=request.user, pool_id=pool.pk)
         return Response(PoolSerializer(pool).data, status=status.HTTP_201_CREATED)
 
 
@@ -106,7 +73,8 @@ class PoolDetailApi(generics.GenericAPIView):
 
     @extend_schema(responses={200: PoolSerializer, **errors(POOL_NOT_FOUND)})
     def get(self, request, pool_id):
-        return Response(PoolSerializer(pool_or_404(request, pool_id)).data)
+        pool = selectors.pool_or_404(account=request.user, pool_id=pool_id)
+        return Response(PoolSerializer(pool).data)
 
     @extend_schema(
         request=PoolUpdateSerializer,
@@ -120,20 +88,16 @@ class PoolDetailApi(generics.GenericAPIView):
     )
     def patch(self, request, pool_id):
         """A merge: only the keys sent change; null puts a setting back to its default."""
-        pool = pool_or_404(request, pool_id)
-        serializer = PoolUpdateSerializer(data=request.data)
+        pool = selectors.pool_or_404(account=request.user, pool_id=pool_id)
+        serializer = PoolUpdateSerializer(data=request.data, context={"pool": pool})
         serializer.is_valid(raise_exception=True)
-        changes = {key: value for key, value in serializer.validated_data.items() if key == "name"}
-        if "smsSettings" in serializer.validated_data:
-            current = PoolSettingsSerializer(pool).data
-            merged = merge_patch(current, serializer.validated_data["smsSettings"])
-            changes |= services.pool_settings_defaults() | validated_settings(merged)
-        services.pool_update(pool=pool, **changes)
-        return Response(PoolSerializer(pool_or_404(request, pool_id)).data)
+        services.pool_update_settings(pool=pool, **serializer.validated_data)
+        pool = selectors.pool_or_404(account=request.user, pool_id=pool_id)
+        return Response(PoolSerializer(pool).data)
 
     @extend_schema(responses={204: None, **errors(POOL_NOT_FOUND)})
     def delete(self, request, pool_id):
-        services.pool_delete(pool=pool_or_404(request, pool_id))
+        services.pool_delete(pool=selectors.pool_or_404(account=request.user, pool_id=pool_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -177,7 +141,8 @@ class PoolNumbersApi(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no pool
             return PoolNumber.objects.none()
-        return selectors.pool_numbers(pool=pool_or_404(self.request, self.kwargs["pool_id"]))
+        pool = selectors.pool_or_404(account=self.request.user, pool_id=self.kwargs["pool_id"])
+        return selectors.pool_numbers(pool=pool)
 
     @extend_schema(
         request=PoolNumbersSerializer,
@@ -186,7 +151,7 @@ class PoolNumbersApi(generics.ListAPIView):
     )
     def post(self, request, pool_id):
         """Assign up to 50 numbers, all or none."""
-        pool = pool_or_404(request, pool_id)
+        pool = selectors.pool_or_404(account=request.user, pool_id=pool_id)
         assigned = services.pool_assign_numbers(pool=pool, numbers=numbers_in_call(request))
         return Response(
             {"poolId": str(pool.pk), "numbers": NumberSerializer(assigned, many=True).data}
@@ -201,7 +166,7 @@ class PoolNumbersRemoveApi(generics.GenericAPIView):
     )
     def post(self, request, pool_id):
         """Unassign up to 50 numbers; their sticky mappings are deleted."""
-        pool = pool_or_404(request, pool_id)
+        pool = selectors.pool_or_404(account=request.user, pool_id=pool_id)
         removed = services.pool_remove_numbers(pool=pool, numbers=numbers_in_call(request))
         return Response(
             {"poolId": str(pool.pk), "numbers": NumberSerializer(removed, many=True).data}
@@ -221,14 +186,14 @@ class PoolPreviewApi(generics.GenericAPIView):
     )
     def post(self, request, pool_id):
         """The sender a message to `to` would get now, and why. Writes nothing."""
-        pool = pool_or_404(request, pool_id)
+        pool = selectors.pool_or_404(account=request.user, pool_id=pool_id)
         serializer = PreviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         chosen = sender_preview(
             pool=pool,
             to=data["to"],
-            channel="mms" if data["mediaUrls"] else "sms",
+            channel=Channel.of(data["mediaUrls"]),
             strategy=data["poolStrategy"],
         )
         return Response(DecisionSerializer(chosen.decision).data)
@@ -244,5 +209,5 @@ class PoolMappingsApi(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no pool
             return StickyMapping.objects.none()
-        pool = pool_or_404(self.request, self.kwargs["pool_id"])
+        pool = selectors.pool_or_404(account=self.request.user, pool_id=self.kwargs["pool_id"])
         return selectors.pool_mappings(pool=pool)

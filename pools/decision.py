@@ -5,12 +5,14 @@ tested directly and with Hypothesis. `pools.services.selection` loads the state,
 calls `decide`, and writes what the decision says.
 """
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from pools.alphanumeric import accepts_alphanumeric
+from pools.choices import Channel, Strategy
+from virtual_numbers.choices import NumberType
 
 
 class Rule:
@@ -23,11 +25,6 @@ class Rule:
     PRIORITY_COUNTRY = "priorityCountry"
     POOL = "pool"
     ALPHANUMERIC = "alphanumeric"
-
-
-class Strategy:
-    NUMERIC = "Numeric"
-    ALPHANUMERIC = "Alphanumeric"
 
 
 @dataclass(frozen=True)
@@ -43,9 +40,7 @@ class Settings:
     alphanumeric_sender_id: str = ""
     alphanumeric_sender_ids: dict[str, str] = field(default_factory=dict)
     fallback: str = "Pool"
-    weights: dict[str, int] = field(
-        default_factory=lambda: {"longcode": 1, "tollfree": 1, "shortcode": 1}
-    )
+    weights: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NumberType.values, 1))
     skip_unhealthy: bool = False
     opt_out_scope: str = "pool"
     overrides: tuple[dict, ...] = ()
@@ -80,6 +75,7 @@ class Recipient:
     area_code: str = ""  # NANP only
     location: str = ""
     overlay: frozenset[str] = frozenset()
+    accepts_alphanumeric: bool = True  # its country lets a name be the sender
 
 
 @dataclass(frozen=True)
@@ -118,7 +114,7 @@ class Mapping:
 class Request:
     recipient: Recipient
     now: datetime
-    channel: str = "sms"
+    channel: str = Channel.SMS
     strategy: str = Strategy.NUMERIC
     # Numbers the recipient opted out of, and whether of the whole account (STOPALL).
     opted_out_numbers: frozenset[str] = frozenset()
@@ -172,10 +168,10 @@ def decide(
     settings: Settings,
     request: Request,
     mapping: Mapping | None,
-    candidates: Callable[[], Sequence[Candidate]],
+    numbers: "PoolNumbers",
 ) -> Decision:
-    """Every step of SPEC §2, in order. `candidates` is called only when a choice is needed,
-    so a sticky hit never loads the pool's numbers."""
+    """Every step of SPEC §2, in order. `numbers` answers the questions a choice asks of
+    the pool's numbers; a sticky hit asks none."""
     recipient = request.recipient
     settings = settings.for_destination(recipient.country, request.channel)
     trail = _Trail([describe(recipient)])
@@ -192,7 +188,8 @@ def decide(
         # STOPALL: whatever the scope, no sender of the account, not even a name.
         trail("Opt-out: the recipient opted out of every number of the account; nothing is sent.")
         return Decision("", "number", Rule.POOL, tuple(trail.lines), opted_out=True)
-    if settings.opt_out_scope == "pool" and _opted_out_of_pool(request, candidates):
+    opted_out = request.opted_out_numbers
+    if opted_out and opted_out_of_pool(settings.opt_out_scope, numbers.among(opted_out)):
         trail("Opt-out (scope pool): the recipient opted out of this pool; nothing is sent.")
         return Decision("", "number", Rule.POOL, tuple(trail.lines), opted_out=True)
 
@@ -208,31 +205,22 @@ def decide(
     elif settings.sticky:
         trail("Sticky: no mapping for this recipient yet.")
 
-    eligible = [c for c in candidates() if _can_carry(c, request)]
-    if settings.skip_unhealthy:
-        healthy = [c for c in eligible if c.healthy]
-        if len(healthy) < len(eligible):
-            trail(f"Skip unhealthy: {len(eligible) - len(healthy)} unhealthy number(s) left out.")
-        eligible = healthy
-
-    if not eligible:
-        trail(f"No number of the pool can carry {request.channel.upper()} to {recipient.country}.")
-        decision = _last_resort(settings, recipient, trail)
-    else:
-        rule, tier = _location_tier(settings, recipient, eligible, trail)
-        if tier is None:
-            decision = _fallback(settings, request, eligible, trail)
-        else:
-            decision = _pick(settings, request, rule, tier, trail)
+    decision = _choose(settings, request, numbers, trail)
     decision = replace(decision, drop_mapping=drop_mapping)
     return _check_number_opt_out(settings, request, decision)
 
 
-def _opted_out_of_pool(request, candidates) -> bool:
-    if not request.opted_out_numbers:
-        return False
-    pool_numbers = {c.number for c in candidates()}
-    return bool(pool_numbers & request.opted_out_numbers)
+def opted_out_of_pool(scope: str, opted_out_pool_numbers: frozenset[str]) -> bool:
+    """Scope `pool`: a STOP to any number of the pool stops the whole pool (SPEC §4)."""
+    return scope == "pool" and bool(opted_out_pool_numbers)
+
+
+def opted_out_of(
+    *, scope: str, sender: str, opted_out: frozenset[str], opted_out_pool_numbers: frozenset[str]
+) -> bool:
+    """Whether a STOP the recipient sent covers `sender`, whatever the scope: the rule a
+    message waiting its turn is checked against again when it leaves."""
+    return sender in opted_out or opted_out_of_pool(scope, opted_out_pool_numbers)
 
 
 def _check_number_opt_out(settings, request, decision: Decision) -> Decision:
@@ -253,10 +241,7 @@ def _check_number_opt_out(settings, request, decision: Decision) -> Decision:
 
 
 def _can_carry(candidate: Candidate, request: Request) -> bool:
-    if not (candidate.mms if request.channel == "mms" else candidate.sms):
-        return False
-    # A short code is national: it reaches only its own country.
-    return candidate.type != "shortcode" or candidate.country == request.recipient.country
+    return Eligibility(request.channel, request.recipient.country).admits(candidate)
 
 
 def _sticky(settings, request, mapping: Mapping, trail) -> Decision | None:
@@ -284,76 +269,6 @@ def _sticky(settings, request, mapping: Mapping, trail) -> Decision | None:
     return _check_number_opt_out(settings, request, decision)
 
 
-def _location_tier(settings, recipient, eligible, trail):
-    """The first non-empty location tier: (rule, numbers), or (None, None) for fallback."""
-    tiers = []
-    if settings.geomatch:
-        if recipient.area_code:
-            tiers += [
-                (
-                    Rule.AREA_CODE,
-                    f"area code {recipient.area_code}",
-                    lambda c: c.area_code == recipient.area_code,
-                ),
-                (
-                    Rule.OVERLAY,
-                    f"the overlay of {recipient.area_code} ({'/'.join(sorted(recipient.overlay))})",
-                    lambda c: c.area_code in recipient.overlay,
-                ),
-            ]
-        if recipient.location:
-            tiers.append(
-                (
-                    Rule.REGION,
-                    f"{recipient.location}",
-                    lambda c: c.location == recipient.location and c.country == recipient.country,
-                )
-            )
-        tiers.append(
-            (Rule.COUNTRY, f"country {recipient.country}", lambda c: c.country == recipient.country)
-        )
-        tiers += _default_country_tier(settings) + _priority_tiers(settings)
-    else:
-        tiers += _priority_tiers(settings) + _default_country_tier(settings)
-        tiers.append((Rule.POOL, "the pool", lambda c: True))
-    for rule, label, matches in tiers:
-        tier = [c for c in eligible if matches(c)]
-        if tier:
-            trail(f"Location: {len(tier)} eligible number(s) in {label} ({rule}).")
-            return rule, tier
-    trail("Location: no eligible number matches the recipient's location or the pool's countries.")
-    return None, None
-
-
-def _default_country_tier(settings):
-    if not settings.default_country:
-        return []
-    country = settings.default_country
-    return [
-        (Rule.DEFAULT_COUNTRY, f"the default country {country}", lambda c: c.country == country)
-    ]
-
-
-def _priority_tiers(settings):
-    return [
-        (
-            Rule.PRIORITY_COUNTRY,
-            f"priority country {country}",
-            lambda c, country=country: c.country == country,
-        )
-        for country in settings.priority_countries
-    ]
-
-
-def _fallback(settings, request, eligible, trail) -> Decision:
-    if settings.fallback == "Pool":
-        trail(f"Fallback Pool: any of the {len(eligible)} eligible number(s).")
-        return _pick(settings, request, Rule.POOL, eligible, trail)
-    if settings.fallback == "CustomFrom":
-        return _custom_from(settings, request.recipient, trail, "Fallback CustomFrom")
-    return _reject(trail, "Fallback Reject: no number fits the location rules.")
-
-
 def _last_resort(settings, recipient, trail) -> Decision:
     """An empty eligible set: only an alphanumeric sender can still carry it (Routee)."""
     if settings.fallback == "Reject":
@@ -363,7 +278,7 @@ def _last_resort(settings, recipient, trail) -> Decision:
 
 def _custom_from(settings, recipient, trail, step) -> Decision:
     sender = _alphanumeric_sender(settings, recipient.country)
-    if sender and accepts_alphanumeric(recipient.country):
+    if sender and recipient.accepts_alphanumeric:
         trail(f"{step}: the alphanumeric sender {sender!r}.")
         return Decision(sender, "alphanumeric", Rule.ALPHANUMERIC, tuple(trail.lines))
     if not sender:
@@ -383,7 +298,7 @@ def _alphanumeric_sender(settings, country) -> str:
 
 
 def _alphanumeric(settings, recipient, trail, step) -> Decision:
-    if not accepts_alphanumeric(recipient.country):
+    if not recipient.accepts_alphanumeric:
         raise Refusal(
             "ALPHANUMERIC_NOT_SUPPORTED",
             f"{recipient.country} does not accept alphanumeric senders.",
@@ -399,6 +314,276 @@ def _alphanumeric(settings, recipient, trail, step) -> Decision:
     source = "per-country" if recipient.country in settings.alphanumeric_sender_ids else "pool's"
     trail(f"{step}: the {source} alphanumeric sender {sender!r}.")
     return Decision(sender, "alphanumeric", Rule.ALPHANUMERIC, tuple(trail.lines))
+
+
+def _lru(candidate: Candidate):
+    # Never used sorts first; then the oldest use.
+    used = candidate.last_used_at
+    return (used is not None, used or datetime.min)
+
+
+# The choice among the pool's numbers (SPEC §2 steps 4-7). The core asks, the service
+# answers in SQL and tests from a list (`NumberList`): which location tier is the first
+# with an eligible number, how its numbers group by type, and the best of one type.
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Which numbers can take the message: its channel, to the recipient's country (a
+    short code is national), healthy ones only when the pool skips unhealthy numbers."""
+
+    channel: str
+    country: str
+    healthy_only: bool = False
+
+    def admits(self, candidate: Candidate) -> bool:
+        if not (candidate.mms if self.channel == Channel.MMS else candidate.sms):
+            return False
+        if candidate.type == NumberType.SHORTCODE and candidate.country != self.country:
+            return False
+        return candidate.healthy or not self.healthy_only
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A location tier: numbers with one of `area_codes`, or in `location` of `country`,
+    or in `country`; nothing set is the whole pool."""
+
+    rule: str
+    label: str
+    area_codes: frozenset[str] = frozenset()
+    location: str = ""
+    country: str = ""
+
+    def matches(self, candidate: Candidate) -> bool:
+        if self.area_codes:
+            return candidate.area_code in self.area_codes
+        if self.location:
+            return candidate.location == self.location and candidate.country == self.country
+        return not self.country or candidate.country == self.country
+
+
+@dataclass(frozen=True)
+class Group:
+    """The tier's eligible numbers of one type that are alike in what the choice reads:
+    whether their connection is down, whether their backlog is over the queue limit."""
+
+    type: str
+    count: int
+    assigned: int  # their assignment counters, summed
+    down: bool = False
+    over_limit: bool = False
+
+
+@dataclass(frozen=True)
+class TierFacts:
+    index: int  # of the first tier with an eligible number
+    groups: tuple[Group, ...]
+    unhealthy: int = 0  # numbers of the tier left out by skip-unhealthy
+
+    @property
+    def count(self) -> int:
+        return sum(g.count for g in self.groups)
+
+
+class PoolNumbers(Protocol):
+    """What a choice asks of the pool's numbers."""
+
+    def among(self, numbers: frozenset[str]) -> frozenset[str]:
+        """Which of these numbers are the pool's."""
+
+    def first_tier(
+        self, tiers: Sequence[Tier], eligibility: Eligibility, busy_after: float | None
+    ) -> TierFacts | None:
+        """The first tier with an eligible number, grouped; a number whose next turn is
+        after `busy_after` (epoch seconds) is over the queue limit."""
+
+    def members(self, tier: Tier, eligibility: Eligibility) -> Sequence[Candidate]:
+        """Every eligible number of the tier (asked only when some must be named)."""
+
+    def best(
+        self, tier: Tier, eligibility: Eligibility, number_type: str, by_mappings: bool
+    ) -> Candidate:
+        """The tier's eligible number of the type that distribution takes next."""
+
+
+def distribution_key(candidate: Candidate, by_mappings: bool):
+    """Fewest live mappings (sticky), then least recently used, then the number."""
+    lru = (_lru(candidate), candidate.number)
+    return (candidate.mapping_count, *lru) if by_mappings else lru
+
+
+@dataclass(frozen=True)
+class NumberList:
+    """The pool's numbers as a list: answers as the service's SQL does."""
+
+    candidates: Sequence[Candidate]
+
+    def among(self, numbers):
+        return numbers & {c.number for c in self.candidates}
+
+    def first_tier(self, tiers, eligibility, busy_after):
+        for index, tier in enumerate(tiers):
+            members = self.members(tier, eligibility)
+            if members:
+                groups = Counter(
+                    (c.type, c.connection_status == "down", _over(c, busy_after)) for c in members
+                )
+                assigned = Counter()
+                for c in members:
+                    assigned[c.type, c.connection_status == "down", _over(c, busy_after)] += (
+                        c.assignment_count
+                    )
+                unhealthy = 0
+                if eligibility.healthy_only:
+                    everyone = replace(eligibility, healthy_only=False)
+                    unhealthy = len(self.members(tier, everyone)) - len(members)
+                return TierFacts(
+                    index,
+                    tuple(Group(t, n, assigned[t, d, o], d, o) for (t, d, o), n in groups.items()),
+                    unhealthy,
+                )
+        return None
+
+    def members(self, tier, eligibility):
+        return [c for c in self.candidates if eligibility.admits(c) and tier.matches(c)]
+
+    def best(self, tier, eligibility, number_type, by_mappings):
+        of_type = [c for c in self.members(tier, eligibility) if c.type == number_type]
+        return min(of_type, key=lambda c: distribution_key(c, by_mappings))
+
+
+def _over(candidate: Candidate, busy_after: float | None) -> bool:
+    return busy_after is not None and candidate.next_slot_at > busy_after
+
+
+def _choose(settings, request, numbers: PoolNumbers, trail) -> Decision:
+    recipient = request.recipient
+    eligibility = Eligibility(request.channel, recipient.country, settings.skip_unhealthy)
+    tiers = _tiers(settings, recipient)
+    busy_after = None
+    if settings.max_queue_seconds is not None:
+        busy_after = request.now.timestamp() + settings.max_queue_seconds
+    facts = numbers.first_tier(tiers, eligibility, busy_after)
+    if facts is None:
+        trail(f"No number of the pool can carry {request.channel.upper()} to {recipient.country}.")
+        return _last_resort(settings, recipient, trail)
+    tier = tiers[facts.index]
+    if facts.unhealthy:
+        trail(f"Skip unhealthy: {facts.unhealthy} unhealthy number(s) of {tier.label} left out.")
+    if tier is _FALLBACK:
+        trail(
+            "Location: no eligible number matches the recipient's location or the pool's countries."
+        )
+        return _fallback(settings, request, numbers, eligibility, facts, trail)
+    trail(f"Location: {facts.count} eligible number(s) in {tier.label} ({tier.rule}).")
+    return _pick(settings, request, numbers, eligibility, tier, facts, trail)
+
+
+# With geomatch, when no tier has a number: every eligible number (fallback Pool).
+_FALLBACK = Tier(Rule.POOL, "the pool")
+
+
+def _tiers(settings, recipient) -> list[Tier]:
+    """The location tiers in the order they are tried."""
+    priority = [
+        Tier(Rule.PRIORITY_COUNTRY, f"priority country {c}", country=c)
+        for c in settings.priority_countries
+    ]
+    default = []
+    if settings.default_country:
+        country = settings.default_country
+        default = [Tier(Rule.DEFAULT_COUNTRY, f"the default country {country}", country=country)]
+    if not settings.geomatch:
+        return [*priority, *default, Tier(Rule.POOL, "the pool")]
+    tiers = []
+    if recipient.area_code:
+        tiers.append(
+            Tier(
+                Rule.AREA_CODE,
+                f"area code {recipient.area_code}",
+                area_codes=frozenset({recipient.area_code}),
+            )
+        )
+        if recipient.overlay:
+            overlay = "/".join(sorted(recipient.overlay))
+            tiers.append(
+                Tier(
+                    Rule.OVERLAY,
+                    f"the overlay of {recipient.area_code} ({overlay})",
+                    area_codes=frozenset(recipient.overlay),
+                )
+            )
+    if recipient.location:
+        tiers.append(
+            Tier(
+                Rule.REGION,
+                recipient.location,
+                location=recipient.location,
+                country=recipient.country,
+            )
+        )
+    tiers.append(Tier(Rule.COUNTRY, f"country {recipient.country}", country=recipient.country))
+    return [*tiers, *default, *priority, _FALLBACK]
+
+
+def _fallback(settings, request, numbers, eligibility, facts, trail) -> Decision:
+    if settings.fallback == "Pool":
+        trail(f"Fallback Pool: any of the {facts.count} eligible number(s).")
+        return _pick(settings, request, numbers, eligibility, _FALLBACK, facts, trail)
+    if settings.fallback == "CustomFrom":
+        return _custom_from(settings, request.recipient, trail, "Fallback CustomFrom")
+    return _reject(trail, "Fallback Reject: no number fits the location rules.")
+
+
+def _pick(settings, request, numbers, eligibility, tier, facts, trail) -> Decision:
+    up = [g for g in facts.groups if not g.down]
+    some_down = bool(up) and len(up) < len(facts.groups)
+    some_over = settings.max_queue_seconds is not None and facts.count > 1
+    some_over = some_over and any(g.over_limit for g in facts.groups)
+    if some_down or some_over:
+        # Numbers left out are named in the explanation: the tier is read number by number.
+        return _pick_from(settings, request, tier, numbers.members(tier, eligibility), trail)
+    assigned = Counter()
+    counts = Counter()
+    for g in facts.groups:
+        assigned[g.type] += g.assigned
+        counts[g.type] += g.count
+    number_type = _weighted_type(settings.weights, assigned, trail)
+    chosen = numbers.best(tier, eligibility, number_type, settings.sticky)
+    return _chosen(settings, tier, chosen, counts[number_type], number_type, trail)
+
+
+def _pick_from(settings, request, tier, members: Sequence[Candidate], trail) -> Decision:
+    members = _reachable(members, trail)
+    members = _within_queue_limit(settings, request, members, trail)
+    assigned = Counter()
+    for c in members:
+        assigned[c.type] += c.assignment_count
+    number_type = _weighted_type(settings.weights, assigned, trail)
+    of_type = [c for c in members if c.type == number_type]
+    chosen = min(of_type, key=lambda c: distribution_key(c, settings.sticky))
+    return _chosen(settings, tier, chosen, len(of_type), number_type, trail)
+
+
+def _chosen(settings, tier, chosen: Candidate, of_type: int, number_type, trail) -> Decision:
+    if settings.sticky:
+        reason = f"the fewest live mappings ({chosen.mapping_count})"
+    else:
+        reason = "the least recently used" if chosen.last_used_at else "never used yet"
+    if of_type > 1:
+        trail(f"Distribution: {chosen.number} has {reason} of {of_type} {number_type} number(s).")
+    else:
+        trail(f"Distribution: {chosen.number} is the only {number_type} number in the tier.")
+    return Decision(
+        chosen.number,
+        "number",
+        tier.rule,
+        tuple(trail.lines),
+        chosen,
+        create_mapping=settings.sticky,
+        new_assignment=True,
+    )
 
 
 def _reachable(tier: Sequence[Candidate], trail) -> Sequence[Candidate]:
@@ -430,45 +615,12 @@ def _within_queue_limit(settings, request, tier: Sequence[Candidate], trail):
     return kept
 
 
-def _pick(settings, request, rule, tier: Sequence[Candidate], trail) -> Decision:
-    tier = _reachable(tier, trail)
-    tier = _within_queue_limit(settings, request, tier, trail)
-    number_type = _weighted_type(settings.weights, tier, trail)
-    of_type = [c for c in tier if c.type == number_type]
-    if settings.sticky:
-        chosen = min(of_type, key=lambda c: (c.mapping_count, _lru(c), c.number))
-        reason = f"the fewest live mappings ({chosen.mapping_count})"
-    else:
-        chosen = min(of_type, key=lambda c: (_lru(c), c.number))
-        reason = "the least recently used" if chosen.last_used_at else "never used yet"
-    if len(of_type) > 1:
-        trail(
-            f"Distribution: {chosen.number} has {reason} of {len(of_type)} {number_type} number(s)."
-        )
-    else:
-        trail(f"Distribution: {chosen.number} is the only {number_type} number in the tier.")
-    return Decision(
-        chosen.number,
-        "number",
-        rule,
-        tuple(trail.lines),
-        chosen,
-        create_mapping=settings.sticky,
-        new_assignment=True,
-    )
+TYPE_ORDER = tuple(NumberType.values)
 
 
-def _lru(candidate: Candidate):
-    # Never used sorts first; then the oldest use.
-    used = candidate.last_used_at
-    return (used is not None, used or datetime.min)
-
-
-TYPE_ORDER = ("longcode", "tollfree", "shortcode")
-
-
-def _weighted_type(weights: dict[str, int], tier: Sequence[Candidate], trail) -> str:
-    """The type whose next assignment keeps the tier closest to the weights.
+def _weighted_type(weights: dict[str, int], assigned: dict[str, int], trail) -> str:
+    """The type whose next assignment keeps the tier closest to the weights; `assigned`:
+    the new assignments each type present in the tier has taken so far.
 
     Each type's next share lands at (assigned + 1) / weight; the earliest goes next,
     ties to the heavier type. Weights 5:1 thus give five long codes, then a toll-free.
@@ -476,16 +628,15 @@ def _weighted_type(weights: dict[str, int], tier: Sequence[Candidate], trail) ->
     three types too each stays within one assignment of its share.
     A type of weight 0 only when no weighted type is in the tier.
     """
-    present = [t for t in TYPE_ORDER if any(c.type == t for c in tier)]
+    present = [t for t in TYPE_ORDER if t in assigned]
     if len(present) == 1:
         return present[0]
     weighted = [t for t in present if weights.get(t, 1) > 0]
     if not weighted:
         trail(f"Weights: only weight-0 types here ({', '.join(present)}); sharing them evenly.")
     choices = weighted or present
-    assigned = {t: sum(c.assignment_count for c in tier if c.type == t) for t in choices}
     weight = {t: weights.get(t, 1) or 1 for t in choices}
-    total, turn = sum(weight.values()), sum(assigned.values()) + 1
+    total, turn = sum(weight.values()), sum(assigned[t] for t in choices) + 1
     # Some type is always under quota: the quotas of this turn add up to `turn`.
     under_quota = [t for t in choices if assigned[t] * total < turn * weight[t]]
     chosen = min(

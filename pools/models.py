@@ -6,9 +6,10 @@ from django.db.models import Q
 
 from accounts.models import Account
 from pools import validators
+from virtual_numbers.choices import NumberType
 from virtual_numbers.models import Number
 
-DEFAULT_WEIGHTS = {"longcode": 1, "tollfree": 1, "shortcode": 1}
+DEFAULT_WEIGHTS = dict.fromkeys(NumberType.values, validators.DEFAULT_WEIGHT)
 DEFAULT_HELP_REPLY = "Reply STOP to unsubscribe. Msg&data rates may apply."
 DEFAULT_OPT_OUT_REPLY = "You have been unsubscribed and will receive no more messages from us. Reply START to resubscribe."
 DEFAULT_OPT_IN_REPLY = "You have been resubscribed. Reply STOP to unsubscribe, HELP for help."

@@ -110,8 +110,8 @@ class PoolSettingsSerializer(StrictInputMixin, serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        """Settings that cannot work together. On a PATCH the view passes the merged
-        settings, so this sees the state the pool would be left in."""
+        """Settings that cannot work together. On a PATCH, PoolUpdateSerializer passes the
+        merged settings, so this sees the state the pool would be left in."""
         checks = {
             "fallback": lambda: validators.validate_fallback_sender(
                 fallback=attrs.get("fallback", Pool.Fallback.POOL),
@@ -145,14 +145,45 @@ class PoolSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def validated_settings(data: dict) -> dict:
+    """`smsSettings` as the pool's fields, validated together."""
+    serializer = PoolSettingsSerializer(data=data)
+    if not serializer.is_valid():
+        raise serializers.ValidationError(serializer.errors)
+    return serializer.validated_data
+
+
+def merge_patch(target, patch):
+    """JSON Merge Patch (RFC 7386): objects merge key by key, null removes a key."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
 class PoolCreateSerializer(StrictInputMixin, serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    smsSettings = serializers.DictField(required=False, default=dict)
+    smsSettings = serializers.DictField(required=False, default=dict, source="settings")
+
+    def validate_smsSettings(self, settings: dict) -> dict:
+        return validated_settings(settings)
 
 
 class PoolUpdateSerializer(StrictInputMixin, serializers.Serializer):
+    """A PATCH of the pool in the context ("pool"): `smsSettings` is merged into its
+    settings and validated as the pool would be left, since settings depend on each other."""
+
     name = serializers.CharField(max_length=100, required=False)
-    smsSettings = serializers.DictField(required=False)
+    smsSettings = serializers.DictField(required=False, source="settings")
+
+    def validate_smsSettings(self, patch: dict) -> dict:
+        current = PoolSettingsSerializer(self.context["pool"]).data
+        return validated_settings(merge_patch(current, patch))
 
 
 class PoolNumbersSerializer(StrictInputMixin, serializers.Serializer):

@@ -5,11 +5,11 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from pools.choices import Channel
 from pools.decision import Settings
+from virtual_numbers.choices import NumberType
 from virtual_numbers.phone import is_country_code
 
-NUMBER_TYPES = ("longcode", "tollfree", "shortcode")
-CHANNELS = ("sms", "mms")
 OVERRIDABLE_SETTINGS = {
     "sticky": bool,
     "geomatch": bool,
@@ -66,9 +66,9 @@ def validate_weights(value) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Expected an object of number type to weight.")
     for number_type, weight in value.items():
-        if number_type not in NUMBER_TYPES:
+        if number_type not in NumberType.values:
             raise ValidationError(
-                f"{number_type!r} is not a number type ({', '.join(NUMBER_TYPES)})."
+                f"{number_type!r} is not a number type ({', '.join(NumberType.values)})."
             )
         if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= MAX_WEIGHT:
             raise ValidationError(
@@ -80,7 +80,7 @@ def validate_weights(value) -> None:
 
 def all_zero(weights: dict) -> bool:
     """Whether `weights` (the types left out at their default) leave no type above 0."""
-    return all(weights.get(number_type, DEFAULT_WEIGHT) == 0 for number_type in NUMBER_TYPES)
+    return all(weights.get(number_type, DEFAULT_WEIGHT) == 0 for number_type in NumberType.values)
 
 
 def validate_sticky_ttl_days(value) -> None:
@@ -101,8 +101,8 @@ def validate_overrides(value) -> None:
             raise ValidationError("Each override names a country, a channel or both.")
         if country is not None:
             validate_country(country)
-        if channel is not None and channel not in CHANNELS:
-            raise ValidationError(f"{channel!r} is not a channel ({', '.join(CHANNELS)}).")
+        if channel is not None and channel not in Channel.values:
+            raise ValidationError(f"{channel!r} is not a channel ({', '.join(Channel.values)}).")
         if (country, channel) in scopes:
             raise ValidationError(
                 f"Two overrides share the scope {country or '*'}/{channel or '*'}."
@@ -138,7 +138,7 @@ def validate_override_weights(*, weights: dict, overrides: list) -> None:
     settings = Settings(weights=weights, overrides=tuple(overrides))
     countries = {o.get("country") for o in overrides if "weights" in o} - {None}
     for country in [*sorted(countries), ""]:
-        for channel in CHANNELS:
+        for channel in Channel.values:
             if all_zero(settings.for_destination(country, channel).weights):
                 raise ValidationError(
                     f"For {country or 'any other country'}/{channel} the overrides leave every "

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
@@ -366,7 +367,7 @@ def test_the_pool_list_shows_number_and_mapping_counts(staff_client, account):
     with CaptureQueriesContext(connection) as four_pools:
         rows = listed(staff_client.get(url("pools_pool_changelist")))
     assert len(four_pools) == len(one_pool)  # counted in the list's query, not per pool
-    counts = {pool.pk: (pool.number_count, pool.mapping_count) for pool in rows}
+    counts = {pool.pk: (pool.number_count, pool.live_mapping_count) for pool in rows}
     assert [counts[pool.pk] for pool in pools] == [(1, 0), (0, 0), (2, 5)]
 
 
@@ -383,6 +384,51 @@ def test_the_pool_page_shows_its_numbers_with_live_mappings(staff_client, accoun
     content = response.content.decode()
     assert f"/admin/numbers/number/?pool={pool.pk}" in content
     assert assignment.number.number in content
+
+
+def test_the_pool_list_its_page_charts_and_the_api_count_the_same_mappings_after_a_ttl(
+    staff_client, api, account
+):
+    """Live mappings everywhere, each pool by its own TTL; not the selection service's
+    counter, which keeps expired mappings until they are purged."""
+    start = timezone.now()
+    pool = PoolFactory(account=account, sticky=True, sticky_ttl_days=8)
+    forever = PoolFactory(account=account, sticky=True, sticky_ttl_days=0)
+    first, second = PoolNumberFactory.create_batch(2, pool=pool)
+    with time_machine.travel(start, tick=False):
+        StickyMappingFactory(pool_number=first)
+        StickyMappingFactory(pool_number=second)
+        StickyMappingFactory(pool_number__pool=forever)
+    with time_machine.travel(start + timedelta(days=5), tick=False):
+        StickyMappingFactory(pool_number=first)
+    for assignment in PoolNumber.objects.all():
+        assignment.mapping_count = assignment.mappings.count()
+        assignment.save(update_fields=["mapping_count"])
+
+    def shown_after(days) -> dict:
+        with time_machine.travel(start + timedelta(days=days), tick=False):
+            pools = listed(staff_client.get(url("pools_pool_changelist")))
+            page = staff_client.get(url("pools_pool_change", pool.pk))
+            [inline] = page.context["inline_admin_formsets"]
+            charts = staff_client.get(url("pools_pool_charts", pool.pk))
+            numbers = api.get(f"/pools/my/{pool.pk}/numbers").json()["results"]
+        listed_counts = {listed_pool.pk: listed_pool.live_mapping_count for listed_pool in pools}
+        return {
+            "pool list": listed_counts[pool.pk],
+            "pool page": sum(row.original.live_mapping_count for row in inline),
+            "charts": charts.context["load_chart"].total,
+            "API": sum(number["mappingCount"] for number in numbers),
+            "pool list, TTL 0": listed_counts[forever.pk],
+        }
+
+    def everywhere(count, never_expiring=1):
+        return {"pool list": count, "pool page": count, "charts": count, "API": count} | {
+            "pool list, TTL 0": never_expiring
+        }
+
+    assert shown_after(7) == everywhere(3)
+    assert shown_after(9) == everywhere(1)
+    assert shown_after(13) == everywhere(0)
 
 
 def test_saving_the_pool_form_updates_its_settings(staff_client, account):

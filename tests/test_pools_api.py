@@ -17,6 +17,7 @@ from pools import validators
 from pools.models import DEFAULT_HELP_REPLY, Pool, PoolNumber, StickyMapping
 from tests.assertions import assert_error
 from tests.factories import NumberFactory, PoolFactory, PoolNumberFactory, StickyMappingFactory
+from virtual_numbers.choices import NumberType
 
 pytestmark = pytest.mark.django_db
 
@@ -321,7 +322,7 @@ def test_country_codes_are_accepted_in_upper_case_only(country):
 
 @given(
     st.dictionaries(
-        st.sampled_from(validators.NUMBER_TYPES),
+        st.sampled_from(NumberType.values),
         st.integers(min_value=0, max_value=validators.MAX_WEIGHT),
     ).filter(lambda weights: not validators.all_zero(weights))
 )
@@ -330,8 +331,8 @@ def test_any_weights_in_range_with_one_above_zero_are_accepted(weights):
 
 
 @given(
-    st.dictionaries(st.sampled_from(validators.NUMBER_TYPES), st.integers(min_value=0)),
-    st.sampled_from(validators.NUMBER_TYPES),
+    st.dictionaries(st.sampled_from(NumberType.values), st.integers(min_value=0)),
+    st.sampled_from(NumberType.values),
     st.integers(max_value=-1),
 )
 def test_a_negative_weight_is_refused(weights, number_type, negative):

@@ -20,6 +20,7 @@ from pools.decision import (
     Candidate,
     Decision,
     Mapping,
+    NumberList,
     Recipient,
     Refusal,
     Request,
@@ -28,6 +29,7 @@ from pools.decision import (
     Strategy,
     decide,
 )
+from pools.services.selection import recipient_facts
 from virtual_numbers.phone import parse_e164
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
@@ -59,14 +61,7 @@ TO_SPAIN = "+34698765432"
 
 @functools.cache
 def recipient(e164: str) -> Recipient:
-    facts = parse_e164(e164)
-    return Recipient(
-        number=facts.number,
-        country=facts.country,
-        area_code=facts.area_code,
-        location=facts.location,
-        overlay=facts.overlay,
-    )
+    return recipient_facts(e164)
 
 
 def number(e164: str, *, type: str = "longcode", **fields) -> Candidate:
@@ -99,7 +94,7 @@ def choose(
     **request_fields,
 ) -> Decision:
     request = Request(recipient=recipient(to), now=NOW, **request_fields)
-    return decide(settings, request, mapping, lambda: numbers)
+    return decide(settings, request, mapping, NumberList(numbers))
 
 
 def refusal(settings: Settings, to: str, numbers: list[Candidate], **kwargs) -> Refusal:
@@ -425,11 +420,12 @@ def test_sticky_mapping_to_an_unhealthy_number_survives_skip_unhealthy():
 def test_sticky_hit_does_not_load_the_pool_numbers():
     mapped = number(NY_212)
 
-    def pool_numbers():
-        raise AssertionError("a sticky hit needs no choice")
+    class Unasked:
+        def __getattr__(self, question):
+            raise AssertionError(f"a sticky hit needs no choice, but asked {question}")
 
     request = Request(recipient=recipient(TO_212), now=NOW)
-    decision = decide(Settings(sticky=True), request, Mapping(mapped, used(1)), pool_numbers)
+    decision = decide(Settings(sticky=True), request, Mapping(mapped, used(1)), Unasked())
 
     assert decision.rule == Rule.STICKY
 
@@ -1193,7 +1189,7 @@ def situations(draw):
 
 def outcome(settings, request, mapping, pool) -> Decision | Refusal:
     try:
-        return decide(settings, request, mapping, lambda: pool)
+        return decide(settings, request, mapping, NumberList(pool))
     except Refusal as refused:
         return refused
 
@@ -1302,7 +1298,7 @@ def test_geomatch_chooses_a_number_in_the_recipients_country_whenever_one_is_eli
     if sticky_mapping and not effective.sticky:
         mapping = Mapping(pool[0], NOW)
 
-    decision = decide(settings, Request(to, NOW, channel=channel), mapping, lambda: pool)
+    decision = decide(settings, Request(to, NOW, channel=channel), mapping, NumberList(pool))
 
     assert decision.number.country == to.country
     assert decision.rule in (Rule.AREA_CODE, Rule.OVERLAY, Rule.REGION, Rule.COUNTRY)
@@ -1334,7 +1330,7 @@ def test_live_mapping_to_an_eligible_number_always_wins(pool, settings, data):
     assume(settings.opt_out_scope == "number" or not request.opted_out_numbers)
 
     decision = decide(
-        settings, request, Mapping(mapped, NOW - timedelta(minutes=age)), lambda: pool
+        settings, request, Mapping(mapped, NOW - timedelta(minutes=age)), NumberList(pool)
     )
 
     assert (decision.rule, decision.sender) == (Rule.STICKY, mapped.number)

@@ -5,6 +5,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account
+from virtual_numbers.choices import NumberType
 
 
 class NumberQuerySet(models.QuerySet):
@@ -42,10 +43,7 @@ class NumberQuerySet(models.QuerySet):
 class Number(models.Model):
     """A sender the account owns: an E.164 long code or toll-free number, or a short code."""
 
-    class Type(models.TextChoices):
-        LONGCODE = "longcode", "Long code"
-        TOLLFREE = "tollfree", "Toll-free"
-        SHORTCODE = "shortcode", "Short code"
+    Type = NumberType
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="numbers")
@@ -106,7 +104,7 @@ class Number(models.Model):
                 violation_error_message="This number is already registered.",
             ),
             models.CheckConstraint(
-                condition=Q(type__in=["longcode", "tollfree", "shortcode"]),
+                condition=Q(type__in=NumberType.values),
                 name="numbers_number_type_valid",
             ),
             models.CheckConstraint(

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from messaging.services.dispatch import message_enqueue
 from messaging.services.lifecycle import status_event_record
 from messaging.services.links import body_shorten, links_create
 from pools.models import Pool
-from pools.services.selection import sender_select
+from pools.services.selection import pool_for_send, recipient_facts, sender_select
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
 from virtual_numbers.pacing import number_reserve_slot
@@ -53,27 +54,42 @@ def message_send(
     strategy: str = Message.Strategy.NUMERIC,
     media_urls: Sequence[str] = (),
     callback: dict | None = None,
-    url_validity: int | None = None,
+    url_shortener: dict | None = None,
     transcode: bool | None = None,
     ttl: int | None = None,
 ) -> Message:
     """Pick the sender through the selection service, record the message, queue it.
 
     `callback` ({url, strategy}) and `transcode` override the pool's. With
-    `url_validity`, URLs in the body become short links living that many seconds.
+    `url_shortener` ({urlValidity}), URLs in the body become short links living that
+    many seconds (SHORT_LINK_DEFAULT_VALIDITY if it names none).
     A recipient who opted out gets nothing: the message is kept as Undelivered /
     Opted-out (Routee) and never dispatched. The message waits its turn at its
-    number's rate, and leaves through that number's connection.
+    number's rate, and leaves through that number's connection. `pool` may be a
+    reference (`Pool(pk=..., account_id=...)`): its settings are read here, as committed.
     """
+    recipient = recipient_facts(to)
+    loaded = pool_for_send(
+        pool_id=pool.pk, account_id=pool.account_id, recipient=recipient.number, lock=True
+    )
+    pool = loaded.pool
+    url_validity = None
+    if url_shortener is not None:
+        url_validity = url_shortener.get("urlValidity", settings.SHORT_LINK_DEFAULT_VALIDITY)
     text, links, analysis, parts = body_prepare(
         body=body,
         shorten=url_validity is not None,
         transcode=pool.transcode if transcode is None else transcode,
     )
-    channel = Message.Channel.MMS if media_urls else Message.Channel.SMS
+    channel = Message.Channel.of(media_urls)
     now = timezone.now()
     chosen = sender_select(
-        pool=pool, to=to, channel=channel, strategy=strategy, parts=parts, now=now
+        loaded=loaded,
+        recipient=recipient,
+        channel=channel,
+        strategy=strategy,
+        parts=parts,
+        now=now,
     )
     decision = chosen.decision
     callback = callback or (
@@ -83,7 +99,7 @@ def message_send(
     if chosen.number_id is None and not decision.opted_out:
         connection_id = account_default_connection_id(account_id=pool.account_id)
     message = Message.objects.create(
-        account=pool.account,
+        account_id=pool.account_id,
         pool=pool,
         to=chosen.recipient,
         sender=decision.sender,

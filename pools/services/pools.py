@@ -57,6 +57,18 @@ def pool_update(*, pool: Pool, **changes) -> Pool:
     return pool
 
 
+def pool_update_settings(
+    *, pool: Pool, settings: dict | None = None, name: str | None = None
+) -> Pool:
+    """Give the pool `settings` as its whole settings: those left out go back to their
+    defaults (a PATCH, once merged, sends all it keeps). None leaves the settings as they
+    are; `name` renames the pool."""
+    changes = {} if settings is None else pool_settings_defaults() | settings
+    if name is not None:
+        changes["name"] = name
+    return pool_update(pool=pool, **changes)
+
+
 def pool_delete(*, pool: Pool) -> None:
     """Delete the pool; its numbers stay in the account, unassigned, and its mappings go."""
     pool.delete()

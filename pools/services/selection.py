@@ -1,9 +1,18 @@
 """The selection service: the one place that picks a sender and writes sticky mappings.
 
-It loads what `pools.core.decide` needs in a fixed number of queries, and for a
-send applies the decision in the caller's transaction: the mapping, the counters,
-`last_used_at`. The send and preview endpoints, the admin, the commands and the
-inbound handler all come through here.
+It answers what `pools.decision.decide` asks in a fixed number of statements, whatever
+the size of the pool or of the mappings table — the choice among the numbers is made in
+SQL, on the location tier's numbers only — and for a send applies the decision in the
+caller's transaction: the mapping, the counters, `last_used_at`. The send and preview
+endpoints, the admin, the commands and the inbound handler all come through here.
+
+What is serialised, and by what:
+- a send reads its pool FOR SHARE: sends run side by side, and a change of the pool's
+  settings waits for the sends under way (and they for it);
+- two first messages to one recipient: the mapping's unique index — the second insert
+  waits for the first to commit, finds its mapping, and uses it;
+- two new recipients choosing at once: each locks the number it takes, and the other
+  skips it (SKIP LOCKED) for the next best, so neither waits for the other.
 """
 
 from collections import Counter
@@ -11,20 +20,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from django.db import transaction
-from django.db.models import F, Subquery, Value
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from carriers.models import Connection
-from optout.selectors import recipient_optouts
+from optout.models import OptOut
 from pools import decision as core
+from pools.alphanumeric import accepts_alphanumeric
+from pools.choices import Channel, Strategy
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools_project.errors import ServiceError
+from virtual_numbers.choices import NumberType
+from virtual_numbers.models import Number
 from virtual_numbers.pacing import number_record_use
 from virtual_numbers.phone import parse_e164
-
-REFUSAL_STATUS = {"INVALID_RECIPIENT": 400}
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ def recipient_facts(to: str) -> core.Recipient:
         area_code=facts.area_code,
         location=facts.location,
         overlay=facts.overlay,
+        accepts_alphanumeric=accepts_alphanumeric(facts.country),
     )
 
 
@@ -99,19 +111,25 @@ CANDIDATE_COLUMNS = {
 }
 
 
-def candidate_rows(queryset, account_id, path: str = "", *extra: str):
-    """(Candidate, *extra values) per row of `queryset`, the account's pool numbers at
-    `path`: one query, plain rows, no model instances — cheap in a pool of thousands."""
+def with_state(queryset, account_id, path: str = ""):
+    """The numbers at `path` with their health and their connection's state: their own
+    connection's, or the account's default's, or the built-in simulator's (up)."""
     number = f"{path}number__"
-    rows = queryset.annotate(
+    return queryset.annotate(
         healthy=Coalesce(f"{number}health_override", f"{number}computed_healthy"),
         connection=Coalesce(f"{number}connection_id", default_connection(account_id, "id")),
         connection_status=Coalesce(
             f"{number}connection__state_status",
             default_connection(account_id, "state_status"),
-            Value(Connection.Status.UP),  # the built-in simulator
+            Value(Connection.Status.UP),
         ),
-    ).values_list(
+    )
+
+
+def candidate_rows(queryset, account_id, path: str = "", *extra: str, limit: int | None = None):
+    """(Candidate, *extra values) per row of `queryset`, the account's pool numbers at
+    `path`: one query, plain rows, no model instances."""
+    rows = with_state(queryset, account_id, path).values_list(
         *(path + column for column in CANDIDATE_COLUMNS.values()),
         "healthy",
         "connection",
@@ -124,7 +142,7 @@ def candidate_rows(queryset, account_id, path: str = "", *extra: str):
             core.Candidate(**dict(zip(names, row[: len(names)], strict=True))),
             *row[len(names) :],
         )
-        for row in rows
+        for row in (rows[:limit] if limit else rows)
     ]
 
 
@@ -136,9 +154,166 @@ def default_connection(account_id, column: str) -> Subquery:
     )
 
 
-def pool_candidates(pool: Pool) -> list[core.Candidate]:
-    """Every number of the pool as the core sees it."""
-    return [row[0] for row in candidate_rows(PoolNumber.objects.filter(pool=pool), pool.account_id)]
+class SqlPoolNumbers:
+    """The pool's numbers as the core asks about them, answered in SQL.
+
+    Each question is one statement over the numbers of one location tier (the indexes on
+    the numbers' area code, region and country find them), never the whole pool. With
+    `claim`, the best number is locked for this send, and numbers other sends have
+    locked are skipped.
+    """
+
+    def __init__(self, pool: Pool, opted_out_pool_numbers: frozenset[str], *, claim: bool):
+        self.pool = pool
+        self.opted_out_pool_numbers = opted_out_pool_numbers
+        self.claim = claim
+
+    def among(self, numbers):
+        return numbers & self.opted_out_pool_numbers
+
+    def first_tier(self, tiers, eligibility, busy_after):
+        index = self._first_tier_index(tiers, eligibility) if len(tiers) > 1 else 0
+        if index is None:
+            return None
+        groups, unhealthy = [], 0
+        for number_type, down, over, healthy, count, assigned in self._grouped(
+            tiers[index], eligibility, busy_after
+        ):
+            if healthy or not eligibility.healthy_only:
+                groups.append(core.Group(number_type, count, assigned or 0, bool(down), bool(over)))
+            else:
+                unhealthy += count
+        return core.TierFacts(index, tuple(groups), unhealthy) if groups else None
+
+    def _first_tier_index(self, tiers, eligibility) -> int | None:
+        """One statement of index probes, tier by tier, stopping at the first that has
+        an eligible number: no tier is counted to find out whether it is empty."""
+        eligible = self._eligible(eligibility)
+        first = Coalesce(
+            *(
+                Subquery(_in_tier(eligible, tier).annotate(k=Value(i)).values("k")[:1])
+                for i, tier in enumerate(tiers)
+            ),
+            Value(None),
+        )
+        return Pool.objects.filter(pk=self.pool.pk).values_list(first, flat=True)[0]
+
+    def _grouped(self, tier, eligibility, busy_after):
+        """The tier's numbers grouped by what the choice reads; the unhealthy ones too,
+        to say how many skip-unhealthy left out."""
+        everyone = core.Eligibility(eligibility.channel, eligibility.country)
+        numbers = with_state(_in_tier(self._eligible(everyone), tier), self.pool.account_id)
+        over = (
+            Case(When(number__next_slot_at__gt=busy_after, then=Value(True)), default=Value(False))
+            if busy_after is not None
+            else Value(False)
+        )
+        return (
+            numbers.annotate(
+                down=Case(
+                    When(connection_status=Connection.Status.DOWN, then=Value(True)),
+                    default=Value(False),
+                ),
+                over=over,
+            )
+            .values_list("number__type", "down", "over", "healthy")
+            .annotate(count=Count("id"), assigned=Sum("assignment_count"))
+            .order_by()
+        )
+
+    def members(self, tier, eligibility):
+        queryset = _in_tier(self._eligible(eligibility), tier)
+        return [row[0] for row in candidate_rows(queryset, self.pool.account_id)]
+
+    def best(self, tier, eligibility, number_type, by_mappings):
+        queryset = (
+            _in_tier(self._eligible(eligibility), tier)
+            .filter(number__type=number_type)
+            .order_by(*_distribution_order(by_mappings))
+        )
+        if self.claim:
+            # Another send holding the best number is skipped for the next best: new
+            # recipients are served side by side, a number apart (SKIP LOCKED).
+            free = queryset.select_for_update(no_key=True, skip_locked=True, of=("self",))
+            rows = candidate_rows(free, self.pool.account_id, limit=1)
+            if rows:
+                return rows[0][0]
+        return candidate_rows(queryset, self.pool.account_id, limit=1)[0][0]
+
+    def _eligible(self, eligibility: core.Eligibility):
+        numbers = PoolNumber.objects.filter(pool_id=self.pool.pk)
+        capable = (
+            "number__mms_capable" if eligibility.channel == Channel.MMS else "number__sms_capable"
+        )
+        numbers = numbers.filter(**{capable: True}).filter(
+            ~Q(number__type=NumberType.SHORTCODE) | Q(number__country=eligibility.country)
+        )
+        if eligibility.healthy_only:
+            numbers = numbers.filter(
+                Q(number__health_override=True)
+                | Q(number__health_override__isnull=True, number__computed_healthy=True)
+            )
+        return numbers
+
+
+def _tier_filter(tier: core.Tier) -> Q:
+    if tier.area_codes:
+        return Q(number__area_code__in=sorted(tier.area_codes))
+    if tier.location:
+        return Q(number__location=tier.location, number__country=tier.country)
+    if tier.country:
+        return Q(number__country=tier.country)
+    return Q()
+
+
+def _in_tier(queryset, tier: core.Tier):
+    return queryset.filter(_tier_filter(tier))
+
+
+def _distribution_order(by_mappings: bool) -> list:
+    order = [F("number__last_used_at").asc(nulls_first=True), "number__number"]
+    return ["mapping_count", *order] if by_mappings else order
+
+
+class PoolForSend(NamedTuple):
+    pool: Pool
+    opted_out: frozenset[str]  # numbers the recipient opted out of
+    opted_out_pool_numbers: frozenset[str]  # those of them that are this pool's
+    opted_out_everywhere: bool  # STOPALL
+
+
+def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolForSend:
+    """The pool as committed, with the recipient's opt-outs, in one statement; with
+    `lock`, held FOR SHARE until the transaction ends (see the module's docstring)."""
+    pool_table, optout_table = Pool._meta.db_table, OptOut._meta.db_table
+    in_pool = (
+        f"EXISTS (SELECT 1 FROM {PoolNumber._meta.db_table} pn "
+        f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
+        "WHERE pn.pool_id = p.id AND n.number = o.number)"
+    )
+    share = " FOR SHARE OF p" if lock and connection.features.has_select_for_update else ""
+    rows = list(
+        Pool.objects.raw(
+            f"SELECT p.*, o.number AS optout_number, {in_pool} AS optout_in_pool "
+            f"FROM {pool_table} p LEFT JOIN {optout_table} o "
+            "ON o.account_id = p.account_id AND o.recipient = %s "
+            f"WHERE p.id = %s AND p.account_id = %s{share}",
+            [recipient, _db(Pool, "id", pool_id), _db(Pool, "account", account_id)],
+        )
+    )
+    if not rows:
+        raise ServiceError("POOL_NOT_FOUND", "No such pool in this account.", status=404)
+    numbers = {row.optout_number for row in rows if row.optout_number is not None}
+    return PoolForSend(
+        rows[0],
+        frozenset(numbers - {""}),
+        frozenset(row.optout_number for row in rows if row.optout_in_pool),
+        "" in numbers,
+    )
+
+
+def _db(model, field: str, value):
+    return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
 class MappingRow(NamedTuple):
@@ -147,10 +322,15 @@ class MappingRow(NamedTuple):
     last_used_at: datetime
 
 
-def _mapping(pool, recipient) -> tuple[core.Mapping | None, MappingRow | None]:
+def _mapping(pool, recipient, *, lock: bool) -> tuple[core.Mapping | None, MappingRow | None]:
     """The recipient's mapping in the pool, with its number, in the same single query."""
+    mapping = StickyMapping.objects.filter(pool=pool, recipient=recipient)
+    if lock:
+        # Locked as it is read, before any number is claimed: a send and an inbound
+        # engagement (or the purge) take the mapping, then the numbers, in that order.
+        mapping = mapping.select_for_update(no_key=True, of=("self",))
     rows = candidate_rows(
-        StickyMapping.objects.filter(pool=pool, recipient=recipient),
+        mapping,
         pool.account_id,
         "pool_number__",
         "pk",
@@ -164,115 +344,128 @@ def _mapping(pool, recipient) -> tuple[core.Mapping | None, MappingRow | None]:
     return core.Mapping(mapped, row.last_used_at), row
 
 
-class _ChoiceNeedsLock(Exception):
-    """Raised by the candidate loader on the unlocked first try: this is not a sticky hit."""
-
-
-def _decide(pool, request, *, locked: bool):
-    mapping, mapping_row = _mapping(pool, request.recipient.number)
-
-    def candidates():
-        if not locked:
-            raise _ChoiceNeedsLock
-        return pool_candidates(pool)
-
+def _decide(loaded: PoolForSend, request: core.Request, *, claim: bool):
+    pool = loaded.pool
+    mapping, mapping_row = _mapping(pool, request.recipient.number, lock=claim)
+    numbers = SqlPoolNumbers(pool, loaded.opted_out_pool_numbers, claim=claim)
     try:
-        return core.decide(pool_settings(pool), request, mapping, candidates), mapping_row
+        return core.decide(pool_settings(pool), request, mapping, numbers), mapping_row
     except core.Refusal as refusal:
         raise ServiceError(
             refusal.code,
             refusal.message,
-            status=REFUSAL_STATUS.get(refusal.code, 422),
+            status=422,
             details={"explanation": "\n".join(refusal.explanation)},
         ) from None
 
 
-def _request(pool, to, channel, strategy, now) -> core.Request:
-    recipient = recipient_facts(to)
-    opted_out_numbers, opted_out_everywhere = recipient_optouts(
-        account_id=pool.account_id, recipient=recipient.number
-    )
+def _request(loaded: PoolForSend, recipient, channel, strategy, now) -> core.Request:
     return core.Request(
         recipient=recipient,
         now=now or timezone.now(),
         channel=channel,
         strategy=strategy,
-        opted_out_numbers=opted_out_numbers,
-        opted_out_everywhere=opted_out_everywhere,
+        opted_out_numbers=loaded.opted_out,
+        opted_out_everywhere=loaded.opted_out_everywhere,
     )
 
 
 def sender_preview(
-    *, pool: Pool, to: str, channel: str = "sms", strategy: str = "Numeric", now=None
+    *, pool: Pool, to: str, channel: str = Channel.SMS, strategy: str = Strategy.NUMERIC, now=None
 ) -> Selection:
-    """The decision a send would take now. Writes nothing."""
-    request = _request(pool, to, channel, strategy, now)
-    decision, _ = _decide(pool, request, locked=True)
+    """The decision a send would take now. Writes nothing, locks nothing."""
+    recipient = recipient_facts(to)
+    loaded = pool_for_send(
+        pool_id=pool.pk, account_id=pool.account_id, recipient=recipient.number, lock=False
+    )
+    request = _request(loaded, recipient, channel, strategy, now)
+    decision, _ = _decide(loaded, request, claim=False)
     return Selection(request.recipient.number, decision)
 
 
 def sender_select(
     *,
-    pool: Pool,
-    to: str,
-    channel: str = "sms",
-    strategy: str = "Numeric",
+    loaded: PoolForSend,
+    recipient: core.Recipient,
+    channel: str = Channel.SMS,
+    strategy: str = Strategy.NUMERIC,
     parts: int = 1,
     now=None,
 ) -> Selection:
     """Decide and record: the mapping, the number's counters and the turn its `parts`
-    take at the number's rate. Runs in the caller's transaction."""
-    request = _request(pool, to, channel, strategy, now)
-    with transaction.atomic():
-        try:
-            decision, mapping_row = _decide(pool, request, locked=False)
-            if not decision.reuse_mapping or _touch(mapping_row, request.now):
-                return _record_use(request, decision, parts)
-        except _ChoiceNeedsLock:
-            pass
-        # Choosing among numbers reads counters that parallel sends change, and two
-        # first messages to one recipient must not both create a mapping: new
-        # assignments in a pool take its row lock, then decide on what is committed,
-        # settings included (turning sticky off since the caller loaded it clears them).
-        # NO KEY: a plain FOR UPDATE would also block the foreign-key checks of every
-        # insert that points at the pool (a sticky hit's message), and deadlock with it.
-        pool = Pool.objects.select_for_update(no_key=True).filter(pk=pool.pk).first()
-        if pool is None:
-            raise ServiceError("POOL_NOT_FOUND", "The pool was deleted meanwhile.", status=404)
-        decision, mapping_row = _decide(pool, request, locked=True)
-        _apply(pool, request, decision, mapping_row)
-        return _record_use(request, decision, parts)
+    take at the number's rate. Runs in the caller's transaction, which `pool_for_send`
+    (with `lock`) read the pool in."""
+    request = _request(loaded, recipient, channel, strategy, now)
+    while True:
+        decision, mapping_row = _decide(loaded, request, claim=True)
+        # False: another send changed the recipient's mapping meanwhile (created it, or
+        # it was purged or moved); deciding again sees what that send committed.
+        if _apply(loaded.pool, request, decision, mapping_row):
+            return _record_use(request, decision, parts)
 
 
-def _touch(mapping_row: MappingRow | StickyMapping, now: datetime) -> bool:
-    """Slide the mapping's expiry; False if it was deleted meanwhile."""
-    return StickyMapping.objects.filter(pk=mapping_row.pk).update(last_used_at=now) == 1
-
-
-def _apply(pool, request, decision: core.Decision, mapping_row) -> None:
-    if decision.drop_mapping and mapping_row is not None:
-        _mapping_delete(mapping_row)
-    if decision.reuse_mapping:
-        _touch(mapping_row, request.now)
-    if decision.create_mapping:
-        StickyMapping.objects.create(
-            pool=pool,
-            pool_number_id=decision.number.id,
-            recipient=request.recipient.number,
-            last_used_at=request.now,
-        )
+def _apply(pool, request, decision: core.Decision, mapping_row) -> bool:
+    if decision.drop_mapping and mapping_row is not None and not _mapping_delete(mapping_row):
+        return False
+    if decision.reuse_mapping and not _touch(mapping_row, request.now):
+        return False
+    if decision.create_mapping and not _mapping_insert(
+        pool=pool,
+        pool_number_id=decision.number.id,
+        recipient=request.recipient.number,
+        now=request.now,
+    ):
+        return False
     if decision.new_assignment:
         PoolNumber.objects.filter(pk=decision.number.id).update(
             assignment_count=F("assignment_count") + 1,
             mapping_count=F("mapping_count") + int(decision.create_mapping),
         )
+    return True
 
 
-def _mapping_delete(mapping_row: MappingRow | StickyMapping) -> None:
-    if StickyMapping.objects.filter(pk=mapping_row.pk).delete()[0]:
-        PoolNumber.objects.filter(pk=mapping_row.pool_number_id).update(
-            mapping_count=F("mapping_count") - 1
+def _touch(mapping_row: MappingRow, now: datetime) -> bool:
+    """Slide the mapping's expiry; False if it was deleted or moved meanwhile."""
+    return (
+        StickyMapping.objects.filter(
+            pk=mapping_row.pk, pool_number_id=mapping_row.pool_number_id
+        ).update(last_used_at=now)
+        == 1
+    )
+
+
+def _mapping_insert(*, pool, pool_number_id, recipient: str, now: datetime) -> bool:
+    """The recipient's mapping, unless another transaction made one first: then False.
+
+    ON CONFLICT DO NOTHING on the unique (pool, recipient) index: an insert racing an
+    uncommitted one waits for it, and finds it if it commits."""
+    table = StickyMapping._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (pool_id, pool_number_id, recipient, created_at, last_used_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (pool_id, recipient) DO NOTHING RETURNING id",
+            [
+                _db(StickyMapping, "pool", pool.pk),
+                pool_number_id,
+                recipient,
+                _db(StickyMapping, "created_at", timezone.now()),
+                _db(StickyMapping, "last_used_at", now),
+            ],
         )
+        return cursor.fetchone() is not None
+
+
+def _mapping_delete(mapping_row: MappingRow) -> bool:
+    """Delete the stale mapping; False if it was deleted or moved meanwhile."""
+    mapping = StickyMapping.objects.filter(
+        pk=mapping_row.pk, pool_number_id=mapping_row.pool_number_id
+    )
+    if not mapping.delete()[0]:
+        return False
+    PoolNumber.objects.filter(pk=mapping_row.pool_number_id).update(
+        mapping_count=F("mapping_count") - 1
+    )
+    return True
 
 
 def _record_use(request: core.Request, decision: core.Decision, parts: int) -> Selection:
@@ -323,22 +516,38 @@ def _purge_batch(ttl: int, cutoff: datetime, batch_size: int) -> int:
 def mapping_engage(*, pool: Pool, recipient: str, pool_number: PoolNumber, now=None) -> None:
     """A person wrote to a pool number: in a sticky pool, that number becomes (or stays)
     their sender (Vonage: once a conversation is engaged, it stays on one number)."""
-    # The pool lock, as for any new assignment: a send choosing for this person
-    # at the same moment must see this mapping, or be seen by it.
-    pool = Pool.objects.select_for_update(no_key=True).filter(pk=pool.pk).first()
-    if (
-        pool is None
-        or not pool_settings(pool).for_destination(recipient_facts(recipient).country, "sms").sticky
-    ):
+    facts = recipient_facts(recipient)
+    loaded = pool_for_send(
+        pool_id=pool.pk, account_id=pool.account_id, recipient=facts.number, lock=True
+    )
+    if not pool_settings(loaded.pool).for_destination(facts.country, Channel.SMS).sticky:
         return
     now = now or timezone.now()
-    mapping = StickyMapping.objects.filter(pool=pool, recipient=recipient).first()
-    if mapping is not None and mapping.pool_number_id == pool_number.pk:
-        _touch(mapping, now)
-        return
-    if mapping is not None:
-        _mapping_delete(mapping)
-    StickyMapping.objects.create(
-        pool=pool, pool_number=pool_number, recipient=recipient, last_used_at=now
-    )
-    PoolNumber.objects.filter(pk=pool_number.pk).update(mapping_count=F("mapping_count") + 1)
+    while True:
+        # The recipient's mapping row is locked: a send or another inbound message moving
+        # it at the same moment waits, then reads where this one put it.
+        mapping = (
+            StickyMapping.objects.select_for_update()
+            .filter(pool=pool, recipient=facts.number)
+            .first()
+        )
+        if mapping is not None:
+            _mapping_move(mapping, pool_number, now)
+            return
+        if _mapping_insert(
+            pool=pool, pool_number_id=pool_number.pk, recipient=facts.number, now=now
+        ):
+            PoolNumber.objects.filter(pk=pool_number.pk).update(
+                mapping_count=F("mapping_count") + 1
+            )
+            return
+
+
+def _mapping_move(mapping: StickyMapping, pool_number: PoolNumber, now: datetime) -> None:
+    """The locked mapping now points at `pool_number`, the counters following it."""
+    if mapping.pool_number_id != pool_number.pk:
+        PoolNumber.objects.filter(pk=mapping.pool_number_id).update(
+            mapping_count=F("mapping_count") - 1
+        )
+        PoolNumber.objects.filter(pk=pool_number.pk).update(mapping_count=F("mapping_count") + 1)
+    StickyMapping.objects.filter(pk=mapping.pk).update(pool_number=pool_number, last_used_at=now)

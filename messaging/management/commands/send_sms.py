@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from messaging.serializers import MessageSerializer
 from messaging.services.sending import message_send
+from pools.choices import Strategy
 from pools.selectors import pool_by_reference
 from pools_project.errors import ServiceError
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--media-url", action="append", default=[], dest="media_urls", help="Makes it an MMS."
         )
-        parser.add_argument("--strategy", choices=["Numeric", "Alphanumeric"], default="Numeric")
+        parser.add_argument("--strategy", choices=Strategy.values, default=Strategy.NUMERIC)
 
     def handle(self, *args, **options):
         if not options["body"]:

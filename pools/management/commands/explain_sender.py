@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from pools.choices import Channel, Strategy
 from pools.selectors import pool_by_reference
 from pools.serializers import DecisionSerializer
 from pools.services.selection import sender_preview
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--pool", required=True, help="The pool's id or name.")
         parser.add_argument("--to", required=True, help="The recipient, E.164.")
         parser.add_argument("--mms", action="store_true", help="Decide for an MMS.")
-        parser.add_argument("--strategy", choices=["Numeric", "Alphanumeric"], default="Numeric")
+        parser.add_argument("--strategy", choices=Strategy.values, default=Strategy.NUMERIC)
         parser.add_argument("--json", action="store_true", help="Print the decision as JSON.")
 
     def handle(self, *args, **options):
@@ -27,7 +28,7 @@ class Command(BaseCommand):
             chosen = sender_preview(
                 pool=pool,
                 to=options["to"],
-                channel="mms" if options["mms"] else "sms",
+                channel=Channel.of(options["mms"]),
                 strategy=options["strategy"],
             )
         except ServiceError as exc:

@@ -1,19 +1,11 @@
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Value
 
 from accounts.models import Account
 from optout.models import OptOut
-from pools.models import Pool
+from pools.choices import OptOutScope
+from pools.decision import opted_out_of
+from pools.models import Pool, PoolNumber
 from virtual_numbers.models import Number
-
-
-def recipient_optouts(*, account_id, recipient: str) -> tuple[frozenset[str], bool]:
-    """(the numbers the recipient opted out of, whether of every number: STOPALL)."""
-    numbers = frozenset(
-        OptOut.objects.filter(account_id=account_id, recipient=recipient).values_list(
-            "number", flat=True
-        )
-    )
-    return numbers - {""}, "" in numbers
 
 
 def optout_list(*, account: Account) -> QuerySet[OptOut]:
@@ -30,6 +22,20 @@ def numbers_in_scope(*, number: str, pool) -> set[str]:
 
 
 def recipient_stopped(*, account_id, recipient: str, number: str, pool) -> bool:
-    """Has the recipient opted out of hearing from `number` (in `pool`)? STOPALL included."""
-    numbers, everywhere = recipient_optouts(account_id=account_id, recipient=recipient)
-    return everywhere or bool(numbers & numbers_in_scope(number=number, pool=pool))
+    """Has the recipient opted out of hearing from `number` (in `pool`)? STOPALL included.
+    One statement: the recipient's opt-outs, each marked if it is of a number of the pool;
+    the scope rule is the selection core's."""
+    rows = OptOut.objects.filter(account_id=account_id, recipient=recipient).values_list(
+        "number",
+        Exists(PoolNumber.objects.filter(pool=pool, number__number=OuterRef("number")))
+        if pool is not None
+        else Value(False),
+    )
+    rows = list(rows)
+    opted_out = {number for number, _ in rows}
+    return "" in opted_out or opted_out_of(
+        scope=pool.opt_out_scope if pool is not None else OptOutScope.NUMBER,
+        sender=number,
+        opted_out=frozenset(opted_out),
+        opted_out_pool_numbers=frozenset(number for number, in_pool in rows if in_pool),
+    )

@@ -21,7 +21,7 @@ from pools import charts, selectors
 from pools.choices import Channel, Strategy
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.services import pools as services
-from pools.services.selection import sender_preview
+from pools.services.selection import mappings_clear, sender_preview
 from pools_project.errors import ServiceError
 
 # The pool settings flow of SPEC §1, in the order selection applies it.
@@ -313,7 +313,7 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     @admin.action(description="Clear sticky mappings", permissions=["change"])
     def clear_mappings(self, request, queryset):
         pools = list(queryset)
-        cleared = sum(services.pool_clear_mappings(pool=pool) for pool in pools)
+        cleared = sum(mappings_clear(pool=pool) for pool in pools)
         self.message_user(
             request,
             f"Cleared {cleared} sticky mapping(s) from {len(pools)} pool(s).",

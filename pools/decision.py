@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pools.choices import Channel, Strategy
+from pools.choices import Channel, Fallback, OptOutScope, Strategy
 from virtual_numbers.choices import NumberType
 
 
@@ -27,6 +27,9 @@ class Rule:
     ALPHANUMERIC = "alphanumeric"
 
 
+DEFAULT_WEIGHT = 1  # a type's share when the pool's weights do not name it
+
+
 @dataclass(frozen=True)
 class Settings:
     """A pool's settings as selection reads them, overrides not yet applied."""
@@ -39,10 +42,10 @@ class Settings:
     allowed_countries: tuple[str, ...] = ()
     alphanumeric_sender_id: str = ""
     alphanumeric_sender_ids: dict[str, str] = field(default_factory=dict)
-    fallback: str = "Pool"
+    fallback: str = Fallback.POOL
     weights: dict[str, int] = field(default_factory=lambda: dict.fromkeys(NumberType.values, 1))
     skip_unhealthy: bool = False
-    opt_out_scope: str = "pool"
+    opt_out_scope: str = OptOutScope.POOL
     overrides: tuple[dict, ...] = ()
     max_queue_seconds: int | None = None
 
@@ -66,6 +69,10 @@ class Settings:
             if "weights" in override:
                 changes["weights"] = {**changes.get("weights", self.weights), **override["weights"]}
         return replace(self, **changes)
+
+
+# A new pool's settings: the model's field defaults are these.
+DEFAULTS = Settings()
 
 
 @dataclass(frozen=True)
@@ -212,7 +219,7 @@ def decide(
 
 def opted_out_of_pool(scope: str, opted_out_pool_numbers: frozenset[str]) -> bool:
     """Scope `pool`: a STOP to any number of the pool stops the whole pool (SPEC §4)."""
-    return scope == "pool" and bool(opted_out_pool_numbers)
+    return scope == OptOutScope.POOL and bool(opted_out_pool_numbers)
 
 
 def opted_out_of(
@@ -225,7 +232,7 @@ def opted_out_of(
 
 def _check_number_opt_out(settings, request, decision: Decision) -> Decision:
     """Scope `number`: the pool does not route around the recipient's STOP to its number."""
-    if settings.opt_out_scope != "number" or decision.sender_type != "number":
+    if settings.opt_out_scope != OptOutScope.NUMBER or decision.sender_type != "number":
         return decision
     if request.opted_out_everywhere or decision.sender in request.opted_out_numbers:
         line = f"Opt-out (scope number): the recipient opted out of {decision.sender}; nothing is sent."
@@ -271,7 +278,7 @@ def _sticky(settings, request, mapping: Mapping, trail) -> Decision | None:
 
 def _last_resort(settings, recipient, trail) -> Decision:
     """An empty eligible set: only an alphanumeric sender can still carry it (Routee)."""
-    if settings.fallback == "Reject":
+    if settings.fallback == Fallback.REJECT:
         return _reject(trail, "Fallback Reject: no number is eligible.")
     return _custom_from(settings, recipient, trail, f"Fallback {settings.fallback}")
 
@@ -528,10 +535,10 @@ def _tiers(settings, recipient) -> list[Tier]:
 
 
 def _fallback(settings, request, numbers, eligibility, facts, trail) -> Decision:
-    if settings.fallback == "Pool":
+    if settings.fallback == Fallback.POOL:
         trail(f"Fallback Pool: any of the {facts.count} eligible number(s).")
         return _pick(settings, request, numbers, eligibility, _FALLBACK, facts, trail)
-    if settings.fallback == "CustomFrom":
+    if settings.fallback == Fallback.CUSTOM_FROM:
         return _custom_from(settings, request.recipient, trail, "Fallback CustomFrom")
     return _reject(trail, "Fallback Reject: no number fits the location rules.")
 
@@ -631,11 +638,11 @@ def _weighted_type(weights: dict[str, int], assigned: dict[str, int], trail) -> 
     present = [t for t in TYPE_ORDER if t in assigned]
     if len(present) == 1:
         return present[0]
-    weighted = [t for t in present if weights.get(t, 1) > 0]
+    weighted = [t for t in present if weights.get(t, DEFAULT_WEIGHT) > 0]
     if not weighted:
         trail(f"Weights: only weight-0 types here ({', '.join(present)}); sharing them evenly.")
     choices = weighted or present
-    weight = {t: weights.get(t, 1) or 1 for t in choices}
+    weight = {t: weights.get(t, DEFAULT_WEIGHT) or 1 for t in choices}
     total, turn = sum(weight.values()), sum(assigned[t] for t in choices) + 1
     # Some type is always under quota: the quotas of this turn add up to `turn`.
     under_quota = [t for t in choices if assigned[t] * total < turn * weight[t]]

@@ -6,10 +6,11 @@ from django.db.models import Q
 
 from accounts.models import Account
 from pools import validators
-from virtual_numbers.choices import NumberType
+from pools.choices import Fallback, OptOutScope
+from pools.decision import DEFAULTS
 from virtual_numbers.models import Number
 
-DEFAULT_WEIGHTS = dict.fromkeys(NumberType.values, validators.DEFAULT_WEIGHT)
+DEFAULT_WEIGHTS = DEFAULTS.weights
 DEFAULT_HELP_REPLY = "Reply STOP to unsubscribe. Msg&data rates may apply."
 DEFAULT_OPT_OUT_REPLY = "You have been unsubscribed and will receive no more messages from us. Reply START to resubscribe."
 DEFAULT_OPT_IN_REPLY = "You have been resubscribed. Reply STOP to unsubscribe, HELP for help."
@@ -26,14 +27,8 @@ class Pool(models.Model):
     type weights and health, then opt-out, replies and notifications.
     """
 
-    class Fallback(models.TextChoices):
-        POOL = "Pool", "Pool: any number of the pool"
-        CUSTOM_FROM = "CustomFrom", "CustomFrom: the alphanumeric sender"
-        REJECT = "Reject", "Reject: refuse the message"
-
-    class OptOutScope(models.TextChoices):
-        POOL = "pool", "Pool: a STOP to one number stops the whole pool"
-        NUMBER = "number", "Number: a STOP stops only that number"
+    Fallback = Fallback
+    OptOutScope = OptOutScope
 
     class CallbackStrategy(models.TextChoices):
         ON_CHANGE = "OnChange", "OnChange: every status change"
@@ -46,17 +41,17 @@ class Pool(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     sticky = models.BooleanField(
-        default=False,
+        default=DEFAULTS.sticky,
         help_text="Reuse the recipient's previous sender. Turning it off deletes the pool's "
         "mappings at once; turning it on again starts empty.",
     )
     sticky_ttl_days = models.PositiveIntegerField(
         "sticky TTL (days)",
-        default=8,
+        default=DEFAULTS.sticky_ttl_days,
         help_text="A mapping unused this many days expires; every use resets the timer. 0 = never.",
     )
     geomatch = models.BooleanField(
-        default=False,
+        default=DEFAULTS.geomatch,
         help_text="Prefer senders located where the recipient is: same area code, overlay, "
         "state or province (North America), then same country.",
     )
@@ -82,7 +77,7 @@ class Pool(models.Model):
     fallback = models.CharField(
         max_length=10,
         choices=Fallback.choices,
-        default=Fallback.POOL,
+        default=DEFAULTS.fallback,
         help_text="When no number fits the location rules.",
     )
     weights = models.JSONField(
@@ -93,7 +88,7 @@ class Pool(models.Model):
         "other type fits.",
     )
     skip_unhealthy = models.BooleanField(
-        default=False,
+        default=DEFAULTS.skip_unhealthy,
         help_text="Leave unhealthy numbers out of new assignments (never overrides a mapping).",
     )
     overrides = models.JSONField(
@@ -122,7 +117,7 @@ class Pool(models.Model):
     opt_out_scope = models.CharField(
         max_length=6,
         choices=OptOutScope.choices,
-        default=OptOutScope.POOL,
+        default=DEFAULTS.opt_out_scope,
         help_text="What a recipient's STOP blocks.",
     )
     help_reply = models.TextField(default=DEFAULT_HELP_REPLY)
@@ -171,11 +166,11 @@ class Pool(models.Model):
                 violation_error_message="The account already has a pool of this name.",
             ),
             models.CheckConstraint(
-                condition=Q(fallback__in=["Pool", "CustomFrom", "Reject"]),
+                condition=Q(fallback__in=Fallback.values),
                 name="pools_pool_fallback_valid",
             ),
             models.CheckConstraint(
-                condition=Q(opt_out_scope__in=["pool", "number"]),
+                condition=Q(opt_out_scope__in=OptOutScope.values),
                 name="pools_pool_opt_out_scope_valid",
             ),
             models.CheckConstraint(

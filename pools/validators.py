@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from pools.choices import Channel
-from pools.decision import Settings
+from pools.decision import DEFAULT_WEIGHT, Settings
 from virtual_numbers.choices import NumberType
 from virtual_numbers.phone import is_country_code
 
@@ -23,7 +23,6 @@ MAX_STICKY_TTL_DAYS = 3650
 # Weights are shares: a thousand to one is as lopsided as a pool gets.
 MAX_WEIGHT = 1000
 # The weight of a type a pool's weights leave out (the model's default for each).
-DEFAULT_WEIGHT = 1
 STICKY_TTL_TOO_LONG = f"At most {MAX_STICKY_TTL_DAYS} days (ten years); 0 means never expire."
 ALL_ZERO_WEIGHTS = (
     "All weights are 0: a weight of 0 means a type is used only when no other type fits, "

@@ -182,6 +182,10 @@ CACHES = {"default": env_cache("CACHE_URL", redis_neighbour(CELERY_BROKER_URL))}
 # Requests per API key (accounts.throttling); `off` lifts the limit.
 API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "600/minute")
 
+# The bare DRF endpoint `manage.py benchmark` measures the send endpoint against
+# (pools_project/bare.py); on only in the benchmark's own servers.
+BENCHMARK_BARE_ENDPOINT = env_bool("BENCHMARK_BARE_ENDPOINT", False)
+
 # Quiet at start: every manage.py command would print axes' banner otherwise.
 AXES_VERBOSE = False
 # The admin's login (django-axes): locked for a username from an address after this

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -10,6 +11,7 @@ from messaging.apis import (
     StatusWebhookApi,
 )
 from messaging.views import short_link_redirect
+from pools_project.bare import BareApi
 
 # The schema and its docs are public: no key needed, and a stale key does not lock them.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
@@ -38,3 +40,6 @@ urlpatterns = [
     ),
     path("s/<str:code>", short_link_redirect, name="short-link"),
 ]
+
+if settings.BENCHMARK_BARE_ENDPOINT:
+    urlpatterns.append(path("benchmark/bare", BareApi.as_view(), name="benchmark-bare"))

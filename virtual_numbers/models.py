@@ -95,6 +95,12 @@ class Number(models.Model):
 
     class Meta:
         ordering = ["number"]
+        indexes = [
+            # Selection's location tiers (pools.services.selection.SqlPoolNumbers): the
+            # pool's numbers in an area code (or its overlay), in a region, in a country.
+            models.Index(fields=["area_code"], name="numbers_number_area_code"),
+            models.Index(fields=["country", "location"], name="numbers_number_region"),
+        ]
         constraints = [
             # Global, not per account: an inbound message must map to one owner. A
             # short code's digits are only unique within its country.

@@ -1,7 +1,8 @@
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account
-from pools.models import DEFAULT_WEIGHTS, Pool, PoolNumber, StickyMapping
+from pools.models import DEFAULT_WEIGHTS, Pool, PoolNumber
+from pools.services.selection import mappings_clear
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
 from virtual_numbers.phone import parse_e164
@@ -53,7 +54,7 @@ def pool_update(*, pool: Pool, **changes) -> Pool:
         setattr(pool, name, value)
     _save_pool(pool)
     if was_sticky and not pool.sticky:
-        pool_clear_mappings(pool=pool)
+        mappings_clear(pool=pool)
     return pool
 
 
@@ -72,13 +73,6 @@ def pool_update_settings(
 def pool_delete(*, pool: Pool) -> None:
     """Delete the pool; its numbers stay in the account, unassigned, and its mappings go."""
     pool.delete()
-
-
-@transaction.atomic
-def pool_clear_mappings(*, pool: Pool) -> int:
-    deleted, _ = StickyMapping.objects.filter(pool=pool).delete()
-    PoolNumber.objects.filter(pool=pool).update(mapping_count=0)
-    return deleted
 
 
 def _normalise(raw: str) -> str:

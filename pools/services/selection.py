@@ -476,6 +476,14 @@ def _record_use(request: core.Request, decision: core.Decision, parts: int) -> S
     return Selection(chosen.recipient, decision, slot)
 
 
+@transaction.atomic
+def mappings_clear(*, pool: Pool) -> int:
+    """Delete every mapping of the pool (sticky turned off, or an operator's reset)."""
+    deleted, _ = StickyMapping.objects.filter(pool=pool).delete()
+    PoolNumber.objects.filter(pool=pool).update(mapping_count=0)
+    return deleted
+
+
 def mappings_purge_expired(*, now: datetime | None = None, batch_size: int = 1000) -> int:
     """Delete the mappings unused for their pool's TTL, a batch per transaction."""
     now = now or timezone.now()

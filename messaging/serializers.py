@@ -53,6 +53,11 @@ def sender_for_api(sender: str) -> str | None:
     return sender.removeprefix("+") or None
 
 
+# One instance for every message: building a serializer copies all its fields, and a
+# pool's settings are read the same way for each message.
+POOL_SETTINGS = PoolSettingsSerializer()
+
+
 class MessageSerializer(serializers.Serializer):
     """A message as the send endpoint and GET /sms/my answer it (SPEC §6)."""
 
@@ -73,7 +78,7 @@ class MessageSerializer(serializers.Serializer):
             "poolId": str(pool.id) if pool else None,
             "poolName": pool.name if pool else None,
             "poolStrategy": message.strategy,
-            "smsSettings": PoolSettingsSerializer(pool).data if pool else None,
+            "smsSettings": POOL_SETTINGS.to_representation(pool) if pool else None,
             "to": message.to,
             "from": sender_for_api(message.sender),
             "body": message.body,

@@ -20,6 +20,7 @@ from pools.models import Pool, PoolNumber
 from pools.services.selection import (
     SqlPoolNumbers,
     candidate_rows,
+    pool_for_send,
     pool_settings,
     recipient_facts,
 )
@@ -118,13 +119,12 @@ def outcome(pool, numbers, to, channel):
 def test_the_sql_choice_is_the_choice_the_core_makes_from_the_list(specs, pool_fields, to, channel):
     with transaction.atomic():
         pool = seed(specs, {**pool_fields, "alphanumeric_sender_id": "ACME"})
-        listed = NumberList(
-            [
-                row[0]
-                for row in candidate_rows(PoolNumber.objects.filter(pool=pool), pool.account_id)
-            ]
+        loaded = pool_for_send(
+            pool_id=pool.pk, account_id=pool.account_id, recipient=to, lock=False
         )
-        in_sql = SqlPoolNumbers(pool, frozenset(), claim=False)
+        rows = candidate_rows(PoolNumber.objects.filter(pool=pool), loaded.default_connection)
+        listed = NumberList([row[0] for row in rows])
+        in_sql = SqlPoolNumbers(loaded, claim=False)
 
         assert outcome(pool, in_sql, to, channel) == outcome(pool, listed, to, channel)
         transaction.set_rollback(True)

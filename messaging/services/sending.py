@@ -97,7 +97,7 @@ def message_send(
     )
     connection_id = chosen.connection_id
     if chosen.number_id is None and not decision.opted_out:
-        connection_id = account_default_connection_id(account_id=pool.account_id)
+        connection_id = loaded.default_connection.id
     message = Message.objects.create(
         account_id=pool.account_id,
         pool=pool,

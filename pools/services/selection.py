@@ -15,13 +15,14 @@ What is serialised, and by what:
   skips it (SKIP LOCKED) for the next best, so neither waits for the other.
 """
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, Q, Subquery, Sum, UUIDField, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -111,25 +112,35 @@ CANDIDATE_COLUMNS = {
 }
 
 
-def with_state(queryset, account_id, path: str = ""):
+class DefaultConnection(NamedTuple):
+    """The account's default connection: where its numbers that name none send."""
+
+    id: object = None  # None: the built-in simulator
+    status: str = Connection.Status.UP
+
+
+def with_state(queryset, default: DefaultConnection, path: str = ""):
     """The numbers at `path` with their health and their connection's state: their own
-    connection's, or the account's default's, or the built-in simulator's (up)."""
+    connection's, or else the account's default's."""
     number = f"{path}number__"
+    connection = F(f"{number}connection_id")
+    if default.id is not None:
+        connection = Coalesce(connection, Value(default.id), output_field=UUIDField())
     return queryset.annotate(
         healthy=Coalesce(f"{number}health_override", f"{number}computed_healthy"),
-        connection=Coalesce(f"{number}connection_id", default_connection(account_id, "id")),
+        connection=connection,
         connection_status=Coalesce(
-            f"{number}connection__state_status",
-            default_connection(account_id, "state_status"),
-            Value(Connection.Status.UP),
+            f"{number}connection__state_status", Value(default.status or Connection.Status.UP)
         ),
     )
 
 
-def candidate_rows(queryset, account_id, path: str = "", *extra: str, limit: int | None = None):
-    """(Candidate, *extra values) per row of `queryset`, the account's pool numbers at
-    `path`: one query, plain rows, no model instances."""
-    rows = with_state(queryset, account_id, path).values_list(
+def candidate_rows(
+    queryset, default: DefaultConnection, path: str = "", *extra: str, limit: int | None = None
+):
+    """(Candidate, *extra values) per row of `queryset`, pool numbers at `path`: one
+    query, plain rows, no model instances."""
+    rows = with_state(queryset, default, path).values_list(
         *(path + column for column in CANDIDATE_COLUMNS.values()),
         "healthy",
         "connection",
@@ -146,14 +157,6 @@ def candidate_rows(queryset, account_id, path: str = "", *extra: str, limit: int
     ]
 
 
-def default_connection(account_id, column: str) -> Subquery:
-    """A column of the account's default connection: the one of its numbers that name none.
-    Not correlated with the rows: the database reads it once per query, not once per number."""
-    return Subquery(
-        Connection.objects.filter(account_id=account_id, is_default=True).values(column)[:1]
-    )
-
-
 class SqlPoolNumbers:
     """The pool's numbers as the core asks about them, answered in SQL.
 
@@ -163,9 +166,10 @@ class SqlPoolNumbers:
     locked are skipped.
     """
 
-    def __init__(self, pool: Pool, opted_out_pool_numbers: frozenset[str], *, claim: bool):
-        self.pool = pool
-        self.opted_out_pool_numbers = opted_out_pool_numbers
+    def __init__(self, loaded: "PoolForSend", *, claim: bool):
+        self.pool = loaded.pool
+        self.default = loaded.default_connection
+        self.opted_out_pool_numbers = loaded.opted_out_pool_numbers
         self.claim = claim
 
     def among(self, numbers):
@@ -202,7 +206,7 @@ class SqlPoolNumbers:
         """The tier's numbers grouped by what the choice reads; the unhealthy ones too,
         to say how many skip-unhealthy left out."""
         everyone = core.Eligibility(eligibility.channel, eligibility.country)
-        numbers = with_state(_in_tier(self._eligible(everyone), tier), self.pool.account_id)
+        numbers = with_state(_in_tier(self._eligible(everyone), tier), self.default)
         over = (
             Case(When(number__next_slot_at__gt=busy_after, then=Value(True)), default=Value(False))
             if busy_after is not None
@@ -223,7 +227,7 @@ class SqlPoolNumbers:
 
     def members(self, tier, eligibility):
         queryset = _in_tier(self._eligible(eligibility), tier)
-        return [row[0] for row in candidate_rows(queryset, self.pool.account_id)]
+        return [row[0] for row in candidate_rows(queryset, self.default)]
 
     def best(self, tier, eligibility, number_type, by_mappings):
         queryset = (
@@ -235,10 +239,10 @@ class SqlPoolNumbers:
             # Another send holding the best number is skipped for the next best: new
             # recipients are served side by side, a number apart (SKIP LOCKED).
             free = queryset.select_for_update(no_key=True, skip_locked=True, of=("self",))
-            rows = candidate_rows(free, self.pool.account_id, limit=1)
+            rows = candidate_rows(free, self.default, limit=1)
             if rows:
                 return rows[0][0]
-        return candidate_rows(queryset, self.pool.account_id, limit=1)[0][0]
+        return candidate_rows(queryset, self.default, limit=1)[0][0]
 
     def _eligible(self, eligibility: core.Eligibility):
         numbers = PoolNumber.objects.filter(pool_id=self.pool.pk)
@@ -280,10 +284,12 @@ class PoolForSend(NamedTuple):
     opted_out: frozenset[str]  # numbers the recipient opted out of
     opted_out_pool_numbers: frozenset[str]  # those of them that are this pool's
     opted_out_everywhere: bool  # STOPALL
+    default_connection: DefaultConnection
 
 
 def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolForSend:
-    """The pool as committed, with the recipient's opt-outs, in one statement; with
+    """The pool as committed, with the recipient's opt-outs and the account's default
+    connection, in one statement; with
     `lock`, held FOR SHARE until the transaction ends (see the module's docstring)."""
     pool_table, optout_table = Pool._meta.db_table, OptOut._meta.db_table
     in_pool = (
@@ -294,9 +300,12 @@ def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolFor
     share = " FOR SHARE OF p" if lock and connection.features.has_select_for_update else ""
     rows = list(
         Pool.objects.raw(
-            f"SELECT p.*, o.number AS optout_number, {in_pool} AS optout_in_pool "
+            f"SELECT p.*, o.number AS optout_number, {in_pool} AS optout_in_pool, "
+            "c.id AS default_connection_id, c.state_status AS default_connection_status "
             f"FROM {pool_table} p LEFT JOIN {optout_table} o "
             "ON o.account_id = p.account_id AND o.recipient = %s "
+            f"LEFT JOIN {Connection._meta.db_table} c "
+            "ON c.account_id = p.account_id AND c.is_default "
             f"WHERE p.id = %s AND p.account_id = %s{share}",
             [recipient, _db(Pool, "id", pool_id), _db(Pool, "account", account_id)],
         )
@@ -309,7 +318,14 @@ def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolFor
         frozenset(numbers - {""}),
         frozenset(row.optout_number for row in rows if row.optout_in_pool),
         "" in numbers,
+        _default_connection(rows[0]),
     )
+
+
+def _default_connection(row) -> DefaultConnection:
+    if row.default_connection_id is None:
+        return DefaultConnection()
+    return DefaultConnection(_uuid(row.default_connection_id), row.default_connection_status)
 
 
 def _db(model, field: str, value):
@@ -322,32 +338,79 @@ class MappingRow(NamedTuple):
     last_used_at: datetime
 
 
-def _mapping(pool, recipient, *, lock: bool) -> tuple[core.Mapping | None, MappingRow | None]:
-    """The recipient's mapping in the pool, with its number, in the same single query."""
-    mapping = StickyMapping.objects.filter(pool=pool, recipient=recipient)
-    if lock:
+# A sticky hit's one read, in SQL as written: the query every known recipient's send
+# runs costs several times its execution in the ORM's building of it.
+_MAPPING_SQL = (
+    "SELECT m.id, m.pool_number_id, m.last_used_at, pn.number_id, pn.mapping_count, "
+    "pn.assignment_count, n.number, n.type, n.country, n.area_code, n.location, "
+    "n.sms_capable, n.mms_capable, n.last_used_at, n.next_slot_at, "
+    "COALESCE(n.health_override, n.computed_healthy), n.connection_id, c.state_status "
+    f"FROM {StickyMapping._meta.db_table} m "
+    f"JOIN {PoolNumber._meta.db_table} pn ON pn.id = m.pool_number_id "
+    f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
+    f"LEFT JOIN {Connection._meta.db_table} c ON c.id = n.connection_id "
+    "WHERE m.pool_id = %s AND m.recipient = %s"
+)
+
+
+def _mapping(
+    loaded: "PoolForSend", recipient, *, lock: bool
+) -> tuple[core.Mapping | None, MappingRow | None]:
+    """The recipient's mapping in the pool, with its number, in one statement."""
+    sql = _MAPPING_SQL
+    if lock and connection.features.has_select_for_update:
         # Locked as it is read, before any number is claimed: a send and an inbound
         # engagement (or the purge) take the mapping, then the numbers, in that order.
-        mapping = mapping.select_for_update(no_key=True, of=("self",))
-    rows = candidate_rows(
-        mapping,
-        pool.account_id,
-        "pool_number__",
-        "pk",
-        "pool_number_id",
-        "last_used_at",
-    )
-    if not rows:
+        sql += " FOR NO KEY UPDATE OF m"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_db(StickyMapping, "pool", loaded.pool.pk), recipient])
+        row = cursor.fetchone()
+    if row is None:
         return None, None
-    mapped, *row = rows[0]
-    row = MappingRow(*row)
-    return core.Mapping(mapped, row.last_used_at), row
+    (pk, pool_number_id, used, number_id, mapping_count, assignment_count, e164, number_type,
+     country, area_code, location, sms, mms, number_used, next_slot_at, healthy,
+     connection_id, status) = row  # fmt: skip
+    default = loaded.default_connection
+    mapped = core.Candidate(
+        id=pool_number_id,
+        number=e164,
+        type=number_type,
+        country=country,
+        area_code=area_code,
+        location=location,
+        sms=bool(sms),
+        mms=bool(mms),
+        healthy=bool(healthy),
+        mapping_count=mapping_count,
+        assignment_count=assignment_count,
+        last_used_at=_datetime(number_used),
+        number_id=_uuid(number_id),
+        next_slot_at=next_slot_at,
+        connection_id=_uuid(connection_id) or default.id,
+        connection_status=status or default.status,
+    )
+    mapping_row = MappingRow(pk, pool_number_id, _datetime(used))
+    return core.Mapping(mapped, mapping_row.last_used_at), mapping_row
+
+
+def _uuid(value) -> uuid.UUID | None:
+    """An id from a raw row: SQLite gives its hex."""
+    return uuid.UUID(value) if isinstance(value, str) else value
+
+
+def _datetime(value) -> datetime | None:
+    """A timestamp from a raw row: SQLite's are naive, in UTC as Django stored them."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
 
 
 def _decide(loaded: PoolForSend, request: core.Request, *, claim: bool):
     pool = loaded.pool
-    mapping, mapping_row = _mapping(pool, request.recipient.number, lock=claim)
-    numbers = SqlPoolNumbers(pool, loaded.opted_out_pool_numbers, claim=claim)
+    mapping, mapping_row = _mapping(loaded, request.recipient.number, lock=claim)
+    numbers = SqlPoolNumbers(loaded, claim=claim)
     try:
         return core.decide(pool_settings(pool), request, mapping, numbers), mapping_row
     except core.Refusal as refusal:
@@ -426,12 +489,13 @@ def _apply(pool, request, decision: core.Decision, mapping_row) -> bool:
 
 def _touch(mapping_row: MappingRow, now: datetime) -> bool:
     """Slide the mapping's expiry; False if it was deleted or moved meanwhile."""
-    return (
-        StickyMapping.objects.filter(
-            pk=mapping_row.pk, pool_number_id=mapping_row.pool_number_id
-        ).update(last_used_at=now)
-        == 1
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {StickyMapping._meta.db_table} SET last_used_at = %s "
+            "WHERE id = %s AND pool_number_id = %s",
+            [_db(StickyMapping, "last_used_at", now), mapping_row.pk, mapping_row.pool_number_id],
+        )
+        return cursor.rowcount == 1
 
 
 def _mapping_insert(*, pool, pool_number_id, recipient: str, now: datetime) -> bool:

@@ -161,9 +161,10 @@ class SqlPoolNumbers:
     """The pool's numbers as the core asks about them, answered in SQL.
 
     Each question is one statement over the numbers of one location tier (the indexes on
-    the numbers' area code, region and country find them), never the whole pool. With
-    `claim`, the best number is locked for this send, and numbers other sends have
-    locked are skipped.
+    the numbers' area code, region and country find them); only a pool without
+    geomatch, or a fallback to any number, has the whole pool as its tier. With `claim`,
+    the best number is locked for this send, and numbers other sends have locked are
+    skipped.
     """
 
     def __init__(self, loaded: "PoolForSend", *, claim: bool):

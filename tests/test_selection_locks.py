@@ -297,3 +297,34 @@ def test_two_engagements_at_once_leave_one_mapping_on_the_later_number_with_true
     counts = mapping_counts(pool)
     assert all(count >= 0 for count in counts.values()), counts
     assert counts == {a.number.number: 0, b.number.number: 0, c.number.number: 1}
+
+
+# A send choosing again for an expired mapping, and an inbound engagement of that person
+
+
+def test_a_send_replacing_an_expired_mapping_and_an_engagement_take_turns_without_deadlock(
+    account, race
+):
+    """The send locks the mapping as it reads it, before it claims a number; the
+    engagement locks the mapping, then moves the counters: one order, no deadlock, and
+    the engagement, which waited, moves what the send wrote."""
+    pool = pool_with(account, numbers(2), sticky=True, sticky_ttl_days=8)
+    person = recipient(0)
+    first = message_send(pool=pool, to=person, body="first")
+    StickyMapping.objects.update(last_used_at=timezone.now() - timedelta(days=9))
+    other = PoolNumber.objects.filter(pool=pool).exclude(number_id=first.number_id).get()
+    pause = race.pause(pools.services.selection, "_mapping_delete")
+
+    send = race.start(send_to(pool, person))
+    assert pause.reached.wait(timeout=WAIT), "the send never came to drop the expired mapping"
+    engage = race.start(lambda: mapping_engage(pool=pool, recipient=person, pool_number=other))
+    until(lambda: waiting_on_lock(engage.pid), "the engagement waits for the send's mapping")
+
+    pause.release.set()
+    resent = send.finish()
+    engage.finish()
+    mapping = StickyMapping.objects.get()
+    assert (mapping.recipient, mapping.pool_number_id) == (person, other.pk)
+    assert Message.objects.get(pk=resent.pk).sender  # the send went out, from its choice
+    counts = mapping_counts(pool)
+    assert sorted(counts.values()) == [0, 1], counts

@@ -15,11 +15,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from carriers.models import Connection
-from pools.decision import NumberList, Refusal, Request, decide
+from pools.decision import Candidate, NumberList, Refusal, Request, decide
 from pools.models import Pool, PoolNumber
 from pools.services.selection import (
     SqlPoolNumbers,
-    candidate_rows,
     pool_for_send,
     pool_settings,
     recipient_facts,
@@ -98,6 +97,29 @@ def seed(specs, pool_fields) -> Pool:
     return pool
 
 
+def as_candidate(pool_number: PoolNumber) -> Candidate:
+    """The number as the core reads it, from the models: the list the SQL must agree with."""
+    number = pool_number.number
+    return Candidate(
+        id=pool_number.pk,
+        number=number.number,
+        type=number.type,
+        country=number.country,
+        area_code=number.area_code,
+        location=number.location,
+        sms=number.sms_capable,
+        mms=number.mms_capable,
+        healthy=number.healthy,
+        mapping_count=pool_number.mapping_count,
+        assignment_count=pool_number.assignment_count,
+        last_used_at=number.last_used_at,
+        number_id=number.pk,
+        next_slot_at=number.next_slot_at,
+        connection_id=number.connection_id,
+        connection_status=number.connection.state_status if number.connection else "up",
+    )
+
+
 def outcome(pool, numbers, to, channel):
     request = Request(recipient=recipient_facts(to), now=NOW, channel=channel)
     try:
@@ -122,8 +144,7 @@ def test_the_sql_choice_is_the_choice_the_core_makes_from_the_list(specs, pool_f
         loaded = pool_for_send(
             pool_id=pool.pk, account_id=pool.account_id, recipient=to, lock=False
         )
-        rows = candidate_rows(PoolNumber.objects.filter(pool=pool), loaded.default_connection)
-        listed = NumberList([row[0] for row in rows])
+        listed = NumberList([as_candidate(pn) for pn in PoolNumber.objects.filter(pool=pool)])
         in_sql = SqlPoolNumbers(loaded, claim=False)
 
         assert outcome(pool, in_sql, to, channel) == outcome(pool, listed, to, channel)

@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, Subquery, Sum, UUIDField, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from carriers.models import Connection
@@ -94,24 +93,6 @@ def pool_settings(pool: Pool) -> core.Settings:
     )
 
 
-# Candidate field → PoolNumber column: what the core reads of a number, as plain rows.
-CANDIDATE_COLUMNS = {
-    "id": "id",
-    "number_id": "number_id",
-    "mapping_count": "mapping_count",
-    "assignment_count": "assignment_count",
-    "number": "number__number",
-    "type": "number__type",
-    "country": "number__country",
-    "area_code": "number__area_code",
-    "location": "number__location",
-    "sms": "number__sms_capable",
-    "mms": "number__mms_capable",
-    "last_used_at": "number__last_used_at",
-    "next_slot_at": "number__next_slot_at",
-}
-
-
 class DefaultConnection(NamedTuple):
     """The account's default connection: where its numbers that name none send."""
 
@@ -119,52 +100,56 @@ class DefaultConnection(NamedTuple):
     status: str = Connection.Status.UP
 
 
-def with_state(queryset, default: DefaultConnection, path: str = ""):
-    """The numbers at `path` with their health and their connection's state: their own
-    connection's, or else the account's default's."""
-    number = f"{path}number__"
-    connection = F(f"{number}connection_id")
-    if default.id is not None:
-        connection = Coalesce(connection, Value(default.id), output_field=UUIDField())
-    return queryset.annotate(
-        healthy=Coalesce(f"{number}health_override", f"{number}computed_healthy"),
-        connection=connection,
-        connection_status=Coalesce(
-            f"{number}connection__state_status", Value(default.status or Connection.Status.UP)
-        ),
+# The send path's statements are written in SQL: they run on every send, and the ORM's
+# building of them cost several times their execution. A number as the core reads it:
+_CANDIDATE = (
+    "pn.id, pn.number_id, pn.mapping_count, pn.assignment_count, n.number, n.type, "
+    "n.country, n.area_code, n.location, n.sms_capable, n.mms_capable, n.last_used_at, "
+    "n.next_slot_at, COALESCE(n.health_override, n.computed_healthy), n.connection_id, "
+    "c.state_status"
+)
+_NUMBERS = (
+    f"{PoolNumber._meta.db_table} pn JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
+    f"LEFT JOIN {Connection._meta.db_table} c ON c.id = n.connection_id"
+)
+
+
+def _candidate(row, default: DefaultConnection) -> core.Candidate:
+    (pk, number_id, mapping_count, assignment_count, number, number_type, country, area_code,
+     location, sms, mms, last_used_at, next_slot_at, healthy, connection_id, status) = row  # fmt: skip
+    return core.Candidate(
+        id=pk,
+        number=number,
+        type=number_type,
+        country=country,
+        area_code=area_code,
+        location=location,
+        sms=bool(sms),
+        mms=bool(mms),
+        healthy=bool(healthy),
+        mapping_count=mapping_count,
+        assignment_count=assignment_count,
+        last_used_at=_datetime(last_used_at),
+        number_id=_uuid(number_id),
+        next_slot_at=next_slot_at,
+        connection_id=_uuid(connection_id) or default.id,
+        connection_status=status or default.status,
     )
 
 
-def candidate_rows(
-    queryset, default: DefaultConnection, path: str = "", *extra: str, limit: int | None = None
-):
-    """(Candidate, *extra values) per row of `queryset`, pool numbers at `path`: one
-    query, plain rows, no model instances."""
-    rows = with_state(queryset, default, path).values_list(
-        *(path + column for column in CANDIDATE_COLUMNS.values()),
-        "healthy",
-        "connection",
-        "connection_status",
-        *extra,
-    )
-    names = [*CANDIDATE_COLUMNS, "healthy", "connection_id", "connection_status"]
-    return [
-        (
-            core.Candidate(**dict(zip(names, row[: len(names)], strict=True))),
-            *row[len(names) :],
-        )
-        for row in (rows[:limit] if limit else rows)
-    ]
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 class SqlPoolNumbers:
     """The pool's numbers as the core asks about them, answered in SQL.
 
     Each question is one statement over the numbers of one location tier (the indexes on
-    the numbers' area code, region and country find them); only a pool without
-    geomatch, or a fallback to any number, has the whole pool as its tier. With `claim`,
-    the best number is locked for this send, and numbers other sends have locked are
-    skipped.
+    the numbers' area code and region find them); only a pool without geomatch, or a
+    fallback to any number, has the whole pool as its tier. With `claim`, the best
+    number is locked for this send, and numbers other sends have locked are skipped.
     """
 
     def __init__(self, loaded: "PoolForSend", *, claim: bool):
@@ -193,91 +178,69 @@ class SqlPoolNumbers:
     def _first_tier_index(self, tiers, eligibility) -> int | None:
         """One statement of index probes, tier by tier, stopping at the first that has
         an eligible number: no tier is counted to find out whether it is empty."""
-        eligible = self._eligible(eligibility)
-        first = Coalesce(
-            *(
-                Subquery(_in_tier(eligible, tier).annotate(k=Value(i)).values("k")[:1])
-                for i, tier in enumerate(tiers)
-            ),
-            Value(None),
-        )
-        return Pool.objects.filter(pk=self.pool.pk).values_list(first, flat=True)[0]
+        probes, params = [], []
+        for i, tier in enumerate(tiers):
+            where, where_params = self._where(eligibility, tier)
+            probes.append(
+                f"(SELECT {i} FROM {PoolNumber._meta.db_table} pn "
+                f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id WHERE {where} LIMIT 1)"
+            )
+            params += where_params
+        return _rows(f"SELECT COALESCE({', '.join(probes)})", params)[0][0]
 
     def _grouped(self, tier, eligibility, busy_after):
         """The tier's numbers grouped by what the choice reads; the unhealthy ones too,
         to say how many skip-unhealthy left out."""
         everyone = core.Eligibility(eligibility.channel, eligibility.country)
-        numbers = with_state(_in_tier(self._eligible(everyone), tier), self.default)
-        over = (
-            Case(When(number__next_slot_at__gt=busy_after, then=Value(True)), default=Value(False))
-            if busy_after is not None
-            else Value(False)
+        where, params = self._where(everyone, tier)
+        over, over_params = (
+            ("1 = 0", []) if busy_after is None else ("n.next_slot_at > %s", [busy_after])
         )
-        return (
-            numbers.annotate(
-                down=Case(
-                    When(connection_status=Connection.Status.DOWN, then=Value(True)),
-                    default=Value(False),
-                ),
-                over=over,
-            )
-            .values_list("number__type", "down", "over", "healthy")
-            .annotate(count=Count("id"), assigned=Sum("assignment_count"))
-            .order_by()
+        return _rows(
+            "SELECT n.type, COALESCE(c.state_status, %s) = %s, "
+            f"{over}, COALESCE(n.health_override, n.computed_healthy), "
+            f"COUNT(*), SUM(pn.assignment_count) FROM {_NUMBERS} WHERE {where} "
+            "GROUP BY 1, 2, 3, 4",
+            [self.default.status, Connection.Status.DOWN, *over_params, *params],
         )
 
     def members(self, tier, eligibility):
-        queryset = _in_tier(self._eligible(eligibility), tier)
-        return [row[0] for row in candidate_rows(queryset, self.default)]
+        where, params = self._where(eligibility, tier)
+        rows = _rows(f"SELECT {_CANDIDATE} FROM {_NUMBERS} WHERE {where}", params)
+        return [_candidate(row, self.default) for row in rows]
 
     def best(self, tier, eligibility, number_type, by_mappings):
-        queryset = (
-            _in_tier(self._eligible(eligibility), tier)
-            .filter(number__type=number_type)
-            .order_by(*_distribution_order(by_mappings))
+        where, params = self._where(eligibility, tier)
+        order = "n.last_used_at IS NOT NULL, n.last_used_at, n.number"  # never used first
+        sql = (
+            f"SELECT {_CANDIDATE} FROM {_NUMBERS} WHERE {where} AND n.type = %s "
+            f"ORDER BY {'pn.mapping_count, ' if by_mappings else ''}{order} LIMIT 1"
         )
-        if self.claim:
+        params.append(number_type)
+        if self.claim and connection.features.has_select_for_update_skip_locked:
             # Another send holding the best number is skipped for the next best: new
             # recipients are served side by side, a number apart (SKIP LOCKED).
-            free = queryset.select_for_update(no_key=True, skip_locked=True, of=("self",))
-            rows = candidate_rows(free, self.default, limit=1)
-            if rows:
-                return rows[0][0]
-        return candidate_rows(queryset, self.default, limit=1)[0][0]
+            free = _rows(sql + " FOR NO KEY UPDATE OF pn SKIP LOCKED", params)
+            if free:
+                return _candidate(free[0], self.default)
+        return _candidate(_rows(sql, params)[0], self.default)
 
-    def _eligible(self, eligibility: core.Eligibility):
-        numbers = PoolNumber.objects.filter(pool_id=self.pool.pk)
-        capable = (
-            "number__mms_capable" if eligibility.channel == Channel.MMS else "number__sms_capable"
-        )
-        numbers = numbers.filter(**{capable: True}).filter(
-            ~Q(number__type=NumberType.SHORTCODE) | Q(number__country=eligibility.country)
-        )
+    def _where(self, eligibility: core.Eligibility, tier: core.Tier) -> tuple[str, list]:
+        capable = "n.mms_capable" if eligibility.channel == Channel.MMS else "n.sms_capable"
+        where = [f"pn.pool_id = %s AND {capable} AND (n.type <> %s OR n.country = %s)"]
+        params = [_db(PoolNumber, "pool", self.pool.pk), NumberType.SHORTCODE, eligibility.country]
         if eligibility.healthy_only:
-            numbers = numbers.filter(
-                Q(number__health_override=True)
-                | Q(number__health_override__isnull=True, number__computed_healthy=True)
-            )
-        return numbers
-
-
-def _tier_filter(tier: core.Tier) -> Q:
-    if tier.area_codes:
-        return Q(number__area_code__in=sorted(tier.area_codes))
-    if tier.location:
-        return Q(number__location=tier.location, number__country=tier.country)
-    if tier.country:
-        return Q(number__country=tier.country)
-    return Q()
-
-
-def _in_tier(queryset, tier: core.Tier):
-    return queryset.filter(_tier_filter(tier))
-
-
-def _distribution_order(by_mappings: bool) -> list:
-    order = [F("number__last_used_at").asc(nulls_first=True), "number__number"]
-    return ["mapping_count", *order] if by_mappings else order
+            where.append("COALESCE(n.health_override, n.computed_healthy)")
+        if tier.area_codes:
+            where.append(f"n.area_code IN ({', '.join(['%s'] * len(tier.area_codes))})")
+            params += sorted(tier.area_codes)
+        elif tier.location:
+            where.append("n.location = %s AND n.country = %s")
+            params += [tier.location, tier.country]
+        elif tier.country:
+            where.append("n.country = %s")
+            params.append(tier.country)
+        return " AND ".join(where), params
 
 
 class PoolForSend(NamedTuple):
@@ -342,11 +305,7 @@ class MappingRow(NamedTuple):
 # A sticky hit's one read, in SQL as written: the query every known recipient's send
 # runs costs several times its execution in the ORM's building of it.
 _MAPPING_SQL = (
-    "SELECT m.id, m.pool_number_id, m.last_used_at, pn.number_id, pn.mapping_count, "
-    "pn.assignment_count, n.number, n.type, n.country, n.area_code, n.location, "
-    "n.sms_capable, n.mms_capable, n.last_used_at, n.next_slot_at, "
-    "COALESCE(n.health_override, n.computed_healthy), n.connection_id, c.state_status "
-    f"FROM {StickyMapping._meta.db_table} m "
+    f"SELECT m.id, m.last_used_at, {_CANDIDATE} FROM {StickyMapping._meta.db_table} m "
     f"JOIN {PoolNumber._meta.db_table} pn ON pn.id = m.pool_number_id "
     f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
     f"LEFT JOIN {Connection._meta.db_table} c ON c.id = n.connection_id "
@@ -368,29 +327,9 @@ def _mapping(
         row = cursor.fetchone()
     if row is None:
         return None, None
-    (pk, pool_number_id, used, number_id, mapping_count, assignment_count, e164, number_type,
-     country, area_code, location, sms, mms, number_used, next_slot_at, healthy,
-     connection_id, status) = row  # fmt: skip
-    default = loaded.default_connection
-    mapped = core.Candidate(
-        id=pool_number_id,
-        number=e164,
-        type=number_type,
-        country=country,
-        area_code=area_code,
-        location=location,
-        sms=bool(sms),
-        mms=bool(mms),
-        healthy=bool(healthy),
-        mapping_count=mapping_count,
-        assignment_count=assignment_count,
-        last_used_at=_datetime(number_used),
-        number_id=_uuid(number_id),
-        next_slot_at=next_slot_at,
-        connection_id=_uuid(connection_id) or default.id,
-        connection_status=status or default.status,
-    )
-    mapping_row = MappingRow(pk, pool_number_id, _datetime(used))
+    pk, used, *number = row
+    mapped = _candidate(number, loaded.default_connection)
+    mapping_row = MappingRow(pk, mapped.id, _datetime(used))
     return core.Mapping(mapped, mapping_row.last_used_at), mapping_row
 
 

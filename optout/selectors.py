@@ -25,17 +25,20 @@ def recipient_stopped(*, account_id, recipient: str, number: str, pool) -> bool:
     """Has the recipient opted out of hearing from `number` (in `pool`)? STOPALL included.
     One statement: the recipient's opt-outs, each marked if it is of a number of the pool;
     the scope rule is the selection core's."""
-    rows = OptOut.objects.filter(account_id=account_id, recipient=recipient).values_list(
-        "number",
+    in_pool = (
         Exists(PoolNumber.objects.filter(pool=pool, number__number=OuterRef("number")))
         if pool is not None
-        else Value(False),
+        else Value(False)
     )
-    rows = list(rows)
-    opted_out = {number for number, _ in rows}
+    rows = list(
+        OptOut.objects.filter(account_id=account_id, recipient=recipient).values_list(
+            "number", in_pool
+        )
+    )
+    opted_out = frozenset(stopped for stopped, _ in rows)
     return "" in opted_out or opted_out_of(
         scope=pool.opt_out_scope if pool is not None else OptOutScope.NUMBER,
         sender=number,
-        opted_out=frozenset(opted_out),
-        opted_out_pool_numbers=frozenset(number for number, in_pool in rows if in_pool),
+        opted_out=opted_out,
+        opted_out_pool_numbers=frozenset(stopped for stopped, of_pool in rows if of_pool),
     )

@@ -129,6 +129,18 @@ class ConnectionAdminForm(forms.ModelForm):
                 self.add_error(field, problems)
 
 
+# What a saved connection shows of its state, its webhook URLs and its numbers (read-only).
+STATE_FIELDS = [
+    "state_status",
+    "state_detail",
+    "state_checked_at",
+    "webhook_inbound",
+    "webhook_status",
+    "numbers_shown",
+    "created_at",
+]
+
+
 @admin.register(Connection)
 class ConnectionAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     form = ConnectionAdminForm
@@ -151,18 +163,7 @@ class ConnectionAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [
-            "kind",
-            "settings_shown",
-            "secrets_set",
-            "state_status",
-            "state_detail",
-            "state_checked_at",
-            "webhook_inbound",
-            "webhook_status",
-            "numbers_shown",
-            "created_at",
-        ]
+        return ["kind", "settings_shown", "secrets_set", *STATE_FIELDS]
 
     def get_fieldsets(self, request, obj=None):
         main = (None, {"fields": ["account", "name", "kind", "is_default"]})
@@ -172,15 +173,7 @@ class ConnectionAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         state = (
             "State and webhook URLs",
             {
-                "fields": [
-                    "state_status",
-                    "state_detail",
-                    "state_checked_at",
-                    "webhook_inbound",
-                    "webhook_status",
-                    "numbers_shown",
-                    "created_at",
-                ],
+                "fields": STATE_FIELDS,
                 "description": "What the last attempt or check found, the addresses to "
                 "paste into the provider's console, and the numbers that send through it.",
             },

@@ -433,23 +433,19 @@ class NumberList:
         for index, tier in enumerate(tiers):
             members = self.members(tier, eligibility)
             if members:
-                groups = Counter(
-                    (c.type, c.connection_status == "down", _over(c, busy_after)) for c in members
-                )
-                assigned = Counter()
+                counts, assigned = Counter(), Counter()
                 for c in members:
-                    assigned[c.type, c.connection_status == "down", _over(c, busy_after)] += (
-                        c.assignment_count
-                    )
+                    key = (c.type, c.connection_status == "down", _over(c, busy_after))
+                    counts[key] += 1
+                    assigned[key] += c.assignment_count
                 unhealthy = 0
                 if eligibility.healthy_only:
                     everyone = replace(eligibility, healthy_only=False)
                     unhealthy = len(self.members(tier, everyone)) - len(members)
-                return TierFacts(
-                    index,
-                    tuple(Group(t, n, assigned[t, d, o], d, o) for (t, d, o), n in groups.items()),
-                    unhealthy,
+                groups = tuple(
+                    Group(t, n, assigned[t, d, o], d, o) for (t, d, o), n in counts.items()
                 )
+                return TierFacts(index, groups, unhealthy)
         return None
 
     def members(self, tier, eligibility):

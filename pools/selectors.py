@@ -32,13 +32,17 @@ def pool_list(*, account: Account) -> QuerySet[Pool]:
     )
 
 
+def pool_not_found() -> ServiceError:
+    return ServiceError("POOL_NOT_FOUND", "No such pool in this account.", status=404)
+
+
 def pool_or_404(*, account: Account, pool_id) -> Pool:
     """The account's pool, with its `number_count`; POOL_NOT_FOUND (404) for another
     account's pool, a missing one, or an id that is not even well-formed."""
     try:
         return pool_list(account=account).get(pk=pool_id)
     except (Pool.DoesNotExist, ValidationError, ValueError):
-        raise ServiceError("POOL_NOT_FOUND", "No such pool in this account.", status=404) from None
+        raise pool_not_found() from None
 
 
 # "Mappings" on every page and in the API are the live ones, counted here: not
@@ -127,4 +131,4 @@ def pool_key(pool_id) -> uuid.UUID:
     try:
         return uuid.UUID(str(pool_id))
     except ValueError:
-        raise ServiceError("POOL_NOT_FOUND", "No such pool in this account.", status=404) from None
+        raise pool_not_found() from None

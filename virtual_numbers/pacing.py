@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
+from pools_project.db import db_value
 from virtual_numbers.models import DEFAULT_PARTS_PER_SECOND, Number
 
 # The type's default rate, in SQL, for numbers that have none of their own.
@@ -30,7 +31,7 @@ def number_record_use(*, number_id, used_at, parts: int) -> float:
         used_at,
         parts,
         "last_used_at = %s, messages_sent = messages_sent + 1, ",
-        [_db("last_used_at", used_at)],
+        [db_value(Number, "last_used_at", used_at)],
     )
 
 
@@ -47,14 +48,10 @@ def _reserve(number_id, now, parts: int, also: str, also_params: list) -> float:
             f"UPDATE {table} SET {also}"
             f"next_slot_at = {_greatest()}(next_slot_at, %s) + %s / {_RATE} "
             f"WHERE id = %s RETURNING next_slot_at, {_RATE}",
-            [*also_params, now.timestamp(), parts, _db("id", number_id)],
+            [*also_params, now.timestamp(), parts, db_value(Number, "id", number_id)],
         )
         next_slot_at, rate = cursor.fetchone()
     return next_slot_at - parts / rate
-
-
-def _db(field: str, value):
-    return Number._meta.get_field(field).get_db_prep_value(value, connection)
 
 
 def number_push_back(*, number_id, now: float, seconds: float) -> None:

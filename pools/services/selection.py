@@ -31,6 +31,8 @@ from pools import decision as core
 from pools.alphanumeric import accepts_alphanumeric
 from pools.choices import Channel, Strategy
 from pools.models import Pool, PoolNumber, StickyMapping
+from pools.selectors import pool_not_found
+from pools_project.db import db_value
 from pools_project.errors import ServiceError
 from virtual_numbers.choices import NumberType
 from virtual_numbers.models import Number
@@ -181,10 +183,7 @@ class SqlPoolNumbers:
         probes, params = [], []
         for i, tier in enumerate(tiers):
             where, where_params = self._where(eligibility, tier)
-            probes.append(
-                f"(SELECT {i} FROM {PoolNumber._meta.db_table} pn "
-                f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id WHERE {where} LIMIT 1)"
-            )
+            probes.append(f"(SELECT {i} FROM {_NUMBERS} WHERE {where} LIMIT 1)")
             params += where_params
         return _rows(f"SELECT COALESCE({', '.join(probes)})", params)[0][0]
 
@@ -228,7 +227,11 @@ class SqlPoolNumbers:
     def _where(self, eligibility: core.Eligibility, tier: core.Tier) -> tuple[str, list]:
         capable = "n.mms_capable" if eligibility.channel == Channel.MMS else "n.sms_capable"
         where = [f"pn.pool_id = %s AND {capable} AND (n.type <> %s OR n.country = %s)"]
-        params = [_db(PoolNumber, "pool", self.pool.pk), NumberType.SHORTCODE, eligibility.country]
+        params = [
+            db_value(PoolNumber, "pool", self.pool.pk),
+            NumberType.SHORTCODE,
+            eligibility.country,
+        ]
         if eligibility.healthy_only:
             where.append("COALESCE(n.health_override, n.computed_healthy)")
         if tier.area_codes:
@@ -271,11 +274,11 @@ def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolFor
             f"LEFT JOIN {Connection._meta.db_table} c "
             "ON c.account_id = p.account_id AND c.is_default "
             f"WHERE p.id = %s AND p.account_id = %s{share}",
-            [recipient, _db(Pool, "id", pool_id), _db(Pool, "account", account_id)],
+            [recipient, db_value(Pool, "id", pool_id), db_value(Pool, "account", account_id)],
         )
     )
     if not rows:
-        raise ServiceError("POOL_NOT_FOUND", "No such pool in this account.", status=404)
+        raise pool_not_found()
     numbers = {row.optout_number for row in rows if row.optout_number is not None}
     return PoolForSend(
         rows[0],
@@ -292,10 +295,6 @@ def _default_connection(row) -> DefaultConnection:
     return DefaultConnection(_uuid(row.default_connection_id), row.default_connection_status)
 
 
-def _db(model, field: str, value):
-    return model._meta.get_field(field).get_db_prep_value(value, connection)
-
-
 class MappingRow(NamedTuple):
     pk: int
     pool_number_id: int
@@ -305,10 +304,8 @@ class MappingRow(NamedTuple):
 # A sticky hit's one read, in SQL as written: the query every known recipient's send
 # runs costs several times its execution in the ORM's building of it.
 _MAPPING_SQL = (
-    f"SELECT m.id, m.last_used_at, {_CANDIDATE} FROM {StickyMapping._meta.db_table} m "
-    f"JOIN {PoolNumber._meta.db_table} pn ON pn.id = m.pool_number_id "
-    f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
-    f"LEFT JOIN {Connection._meta.db_table} c ON c.id = n.connection_id "
+    f"SELECT m.id, m.last_used_at, {_CANDIDATE} FROM {_NUMBERS} "
+    f"JOIN {StickyMapping._meta.db_table} m ON m.pool_number_id = pn.id "
     "WHERE m.pool_id = %s AND m.recipient = %s"
 )
 
@@ -323,7 +320,7 @@ def _mapping(
         # engagement (or the purge) take the mapping, then the numbers, in that order.
         sql += " FOR NO KEY UPDATE OF m"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_db(StickyMapping, "pool", loaded.pool.pk), recipient])
+        cursor.execute(sql, [db_value(StickyMapping, "pool", loaded.pool.pk), recipient])
         row = cursor.fetchone()
     if row is None:
         return None, None
@@ -433,7 +430,11 @@ def _touch(mapping_row: MappingRow, now: datetime) -> bool:
         cursor.execute(
             f"UPDATE {StickyMapping._meta.db_table} SET last_used_at = %s "
             "WHERE id = %s AND pool_number_id = %s",
-            [_db(StickyMapping, "last_used_at", now), mapping_row.pk, mapping_row.pool_number_id],
+            [
+                db_value(StickyMapping, "last_used_at", now),
+                mapping_row.pk,
+                mapping_row.pool_number_id,
+            ],
         )
         return cursor.rowcount == 1
 
@@ -449,11 +450,11 @@ def _mapping_insert(*, pool, pool_number_id, recipient: str, now: datetime) -> b
             f"INSERT INTO {table} (pool_id, pool_number_id, recipient, created_at, last_used_at) "
             "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (pool_id, recipient) DO NOTHING RETURNING id",
             [
-                _db(StickyMapping, "pool", pool.pk),
+                db_value(StickyMapping, "pool", pool.pk),
                 pool_number_id,
                 recipient,
-                _db(StickyMapping, "created_at", timezone.now()),
-                _db(StickyMapping, "last_used_at", now),
+                db_value(StickyMapping, "created_at", timezone.now()),
+                db_value(StickyMapping, "last_used_at", now),
             ],
         )
         return cursor.fetchone() is not None

@@ -17,13 +17,24 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin_mixins import ACCOUNT_FILTER, ReadOnlyAdmin, ReadOnlyInline, in_scope
 from messaging.models import Click, DeliveryAttempt, Message, Notification, ShortLink, StatusEvent
 from messaging.services.notifications import notification_retry_now
+from messaging.services.scheduling import message_cancel
 from pools.admin import PoolFilter
+from pools_project.errors import ServiceError
 
 MESSAGE_FIELDSETS = [
     (None, {"fields": ["id", "account", "pool", "to", "sender", "number", "created_at"]}),
     (
         "Status",
-        {"fields": ["status", "detailed_status", "error_code", "sent_at", "updated_at"]},
+        {
+            "fields": [
+                "status",
+                "detailed_status",
+                "error_code",
+                "send_at",
+                "sent_at",
+                "updated_at",
+            ]
+        },
     ),
     (
         "Sender selection",
@@ -35,12 +46,22 @@ MESSAGE_FIELDSETS = [
     ),
     (
         "Content",
-        {"fields": ["channel", "body", "media_urls", "pretty_body_analysis", "url_validity"]},
+        {
+            "fields": [
+                "channel",
+                "intent",
+                "body",
+                "media_urls",
+                "pretty_body_analysis",
+                "url_validity",
+            ]
+        },
     ),
     (
         "Delivery",
         {
             "fields": [
+                "ttl",
                 "expires_at",
                 "connection",
                 "provider_message_id",
@@ -51,6 +72,15 @@ MESSAGE_FIELDSETS = [
         },
     ),
 ]
+
+
+def may_change(model_admin, request) -> bool:
+    """The rows stay read-only, but an action that moves one on (a cancel, another try)
+    takes the model's change permission."""
+    codename = get_permission_codename("change", model_admin.opts)
+    return in_scope(request.user) and request.user.has_perm(
+        f"{model_admin.opts.app_label}.{codename}"
+    )
 
 
 def lines_html(lines):
@@ -95,13 +125,39 @@ class MessageAdmin(ReadOnlyAdmin):
         "created_at",
         "account",
     ]
-    list_filter = ["status", "channel", "rule", PoolFilter, "created_at", ACCOUNT_FILTER]
+    list_filter = [
+        "status",
+        "channel",
+        "intent",
+        "rule",
+        PoolFilter,
+        "created_at",
+        ACCOUNT_FILTER,
+    ]
     list_select_related = ["pool", "account"]
     search_fields = ["to", "sender", "id"]
     date_hierarchy = "created_at"
     fieldsets = MESSAGE_FIELDSETS
     readonly_fields = flatten_fieldsets(MESSAGE_FIELDSETS)
     inlines = [StatusEventInline, ShortLinkInline]
+    actions = ["cancel"]
+
+    def has_cancel_permission(self, request):
+        return may_change(self, request)
+
+    @admin.action(description="Cancel selected messages", permissions=["cancel"])
+    def cancel(self, request, queryset):
+        canceled, refused = 0, []
+        for message in queryset.select_related("account"):
+            try:
+                message_cancel(account=message.account, message_id=message.pk)
+            except ServiceError as error:
+                refused.append(f"{message.pk}: {error.message}")
+            else:
+                canceled += 1
+        self.message_user(request, f"Canceled {canceled} message(s).")
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Clicks belong to the links, and inlines do not nest: the template lists them.
@@ -166,10 +222,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     actions = ["retry_now"]
 
     def has_retry_permission(self, request):
-        # The rows stay read-only, but another try changes the notification's state:
-        # it takes the model's change permission.
-        codename = get_permission_codename("change", self.opts)
-        return in_scope(request.user) and request.user.has_perm(f"{self.opts.app_label}.{codename}")
+        return may_change(self, request)
 
     @admin.action(description="Retry now", permissions=["retry"])
     def retry_now(self, request, queryset):

@@ -31,10 +31,12 @@ from messaging.serializers import (
     MessageSerializer,
     SendSerializer,
     StatusReportSerializer,
+    message_resource,
 )
 from messaging.services.inbound import inbound_action, inbound_event_receive, inbound_receive
 from messaging.services.lifecycle import message_report_status, receipt_apply
 from messaging.services.replays import carrier_webhook_first_seen
+from messaging.services.scheduling import message_cancel
 from messaging.services.sending import message_send
 from optout.serializers import InboundSerializer
 from pools.models import Pool
@@ -49,6 +51,7 @@ from pools_project.schema import (
     INVALID_SIGNATURE,
     LIST,
     MESSAGE_NOT_FOUND,
+    NOT_CANCELABLE,
     POOL_NOT_FOUND,
     REFUSALS,
     VALIDATION_ERROR,
@@ -148,6 +151,8 @@ class MessageSendApi(generics.GenericAPIView):
                 url_shortener=data.get("urlShortener"),
                 transcode=data["transcode"],
                 ttl=data.get("ttl"),
+                send_at=data.get("sendAt"),
+                intent=data["intent"],
             )
             return MessageSerializer(message).data
 
@@ -188,6 +193,19 @@ class MessageDetailApi(generics.GenericAPIView):
         )
         message = message_or_404(request, tracking_id, queryset)
         return Response(MessageSerializer(message, history=True).data)
+
+
+class MessageCancelApi(generics.GenericAPIView):
+    serializer_class = MessageSerializer
+
+    @extend_schema(
+        request=None,
+        responses={200: MessageDetailSerializer, **errors(MESSAGE_NOT_FOUND, NOT_CANCELABLE)},
+    )
+    def post(self, request, tracking_id):
+        """Cancel a Scheduled message, or a Queued one not yet handed to a carrier."""
+        message = message_cancel(account=request.user, message_id=tracking_id)
+        return Response(message_resource(message))
 
 
 @extend_schema_view(

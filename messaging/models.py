@@ -15,16 +15,23 @@ class Message(models.Model):
     """One outbound message: what was sent, from which sender, why, and where it stands."""
 
     class Status(models.TextChoices):
+        SCHEDULED = "Scheduled"
         QUEUED = "Queued"
         SENT = "Sent"
         DELIVERED = "Delivered"
         UNDELIVERED = "Undelivered"
         FAILED = "Failed"
+        CANCELED = "Canceled"
+
+    class Intent(models.TextChoices):
+        TRANSACTIONAL = "transactional"
+        MARKETING = "marketing"
 
     Channel = choices.Channel
     Strategy = choices.Strategy
 
     OPTED_OUT = "Opted-out"
+    QUIET_HOURS = "Quiet hours"  # a marketing message whose ttl ran out before it could go
 
     id = models.UUIDField("tracking ID", primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
@@ -47,6 +54,18 @@ class Message(models.Model):
     channel = models.CharField(max_length=3, choices=Channel.choices, default=Channel.SMS)
     strategy = models.CharField(max_length=12, choices=Strategy.choices, default=Strategy.NUMERIC)
     media_urls = models.JSONField(default=list, blank=True)
+    intent = models.CharField(
+        max_length=13,
+        choices=Intent.choices,
+        default=Intent.TRANSACTIONAL,
+        help_text="Marketing messages are held to the hours the recipient may receive them.",
+    )
+    send_at = models.DateTimeField(
+        "send at",
+        null=True,
+        blank=True,
+        help_text="When it was or is scheduled to go: asked for (sendAt) or set by quiet hours.",
+    )
     status = models.CharField(max_length=11, choices=Status.choices, default=Status.QUEUED)
     detailed_status = models.CharField(max_length=40, blank=True)
     body_analysis = models.JSONField(default=dict, help_text="bodyAnalysis as the API shows it.")
@@ -55,8 +74,13 @@ class Message(models.Model):
     url_validity = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds its short links live; empty: none requested."
     )
+    ttl = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Seconds it may wait to go, from its sendAt or else from the request.",
+    )
     expires_at = models.DateTimeField(
-        null=True, blank=True, help_text="From the request's ttl: still Queued then, it fails."
+        null=True, blank=True, help_text="From its ttl: still waiting then, it fails."
     )
     connection = models.ForeignKey(
         "carriers.Connection",
@@ -100,19 +124,37 @@ class Message(models.Model):
             ),
             # Throttling pushes back a number's waiting messages; queueDepth counts them.
             models.Index(fields=["number", "status", "dispatch_at"], name="messaging_number_queue"),
+            # The schedule runner: Scheduled messages whose time has come.
+            models.Index(fields=["status", "send_at"], name="messaging_scheduled_due"),
+            # Quiet hours: a recipient's recent marketing messages (Florida's 3 in 24 h).
+            models.Index(
+                fields=["account", "to", "created_at"],
+                condition=models.Q(intent="marketing"),
+                name="messaging_marketing_recent",
+            ),
             # GET /sms/my?providerMessageId=…
             models.Index(fields=["account", "provider_message_id"], name="messaging_provider_id"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(
-                    status__in=["Queued", "Sent", "Delivered", "Undelivered", "Failed"]
+                    status__in=[
+                        "Scheduled",
+                        "Queued",
+                        "Sent",
+                        "Delivered",
+                        "Undelivered",
+                        "Failed",
+                        "Canceled",
+                    ]
                 ),
                 name="messaging_message_status_valid",
             ),
         ]
 
-    FINAL_STATUSES = frozenset({Status.DELIVERED, Status.UNDELIVERED, Status.FAILED})
+    FINAL_STATUSES = frozenset(
+        {Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CANCELED}
+    )
 
     def __str__(self):
         return f"{self.id} to {self.to}"
@@ -120,12 +162,6 @@ class Message(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
-
-    @property
-    def ttl(self) -> int | None:
-        if self.expires_at is None:
-            return None
-        return round((self.expires_at - self.created_at).total_seconds())
 
 
 class MessagePart(models.Model):

@@ -80,8 +80,17 @@ class MessageResourceSerializer(serializers.Serializer):
     mediaUrls = serializers.ListField(child=serializers.CharField())
     bodyAnalysis = BodyAnalysisSerializer()
     callback = MessageCallbackSerializer(allow_null=True)
-    ttl = serializers.IntegerField(allow_null=True, help_text="Seconds it may stay queued.")
+    ttl = serializers.IntegerField(
+        allow_null=True, help_text="Seconds it may wait to go, from its sendAt or its request."
+    )
+    intent = serializers.ChoiceField(
+        choices=Message.Intent.values, help_text="Marketing is held to lawful hours (SPEC §13)."
+    )
     selection = SelectionSerializer()
+    sendAt = serializers.DateTimeField(
+        required=False,
+        help_text="Only when it is or was scheduled: asked for, or set by quiet hours.",
+    )
     urlShortener = UrlShortenerResultSerializer(
         required=False, help_text="Only when the send asked for short links."
     )

@@ -1,14 +1,24 @@
+from datetime import datetime, timedelta
+
 from django.utils import timezone
 from rest_framework import serializers
 
 from messaging.models import Message
 from pools.serializers import CallbackSerializer, PoolSettingsSerializer
 from pools.validators import validate_http_url
-from pools_project.api import StrictBooleanField, StrictInputMixin, django_validator
+from pools_project.api import (
+    Rfc3339DateTimeField,
+    StrictBooleanField,
+    StrictInputMixin,
+    django_validator,
+)
 from pools_project.schema import E164Field
 
 MAX_MEDIA_URLS = 10
 MAX_TTL = 7 * 24 * 3600
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
+# A sendAt this far in the past is "now" sent from a clock a little behind ours.
+SEND_AT_CLOCK_SKEW = timedelta(minutes=1)
 
 timestamp = serializers.DateTimeField().to_representation
 
@@ -38,6 +48,20 @@ class SendSerializer(PreviewSerializer):
     urlShortener = UrlShortenerSerializer(required=False)
     transcode = StrictBooleanField(required=False, allow_null=True, default=None)
     ttl = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TTL)
+    sendAt = Rfc3339DateTimeField(required=False)
+    intent = serializers.ChoiceField(
+        choices=Message.Intent.values, default=Message.Intent.TRANSACTIONAL
+    )
+
+    def validate_sendAt(self, send_at: datetime) -> datetime:
+        now = timezone.now()
+        if send_at < now - SEND_AT_CLOCK_SKEW:
+            raise serializers.ValidationError("Must not be in the past.")
+        if send_at > now + MAX_SCHEDULE_AHEAD:
+            raise serializers.ValidationError(
+                f"At most {MAX_SCHEDULE_AHEAD.days} days ahead (until {now + MAX_SCHEDULE_AHEAD:%Y-%m-%dT%H:%M:%SZ})."
+            )
+        return send_at
 
     def validate_callback(self, callback: dict) -> dict:
         # The pool's callback is checked against its column by the model; this one
@@ -91,8 +115,11 @@ class MessageSerializer(serializers.Serializer):
                 else None
             ),
             "ttl": message.ttl,
+            "intent": message.intent,
             "selection": {"rule": message.rule, "explanation": message.explanation},
         }
+        if message.send_at is not None:
+            data["sendAt"] = timestamp(message.send_at)
         if message.url_validity is not None:
             data["urlShortener"] = {
                 "urlValidity": message.url_validity,
@@ -139,8 +166,14 @@ class StatusReportSerializer(StrictInputMixin, serializers.Serializer):
     """A carrier's delivery report."""
 
     trackingId = serializers.UUIDField()
+    # What a carrier can say: not our own states before the hand-over, nor a cancel.
     status = serializers.ChoiceField(
-        choices=[s for s in Message.Status.values if s != Message.Status.QUEUED]
+        choices=[
+            Message.Status.SENT,
+            Message.Status.DELIVERED,
+            Message.Status.UNDELIVERED,
+            Message.Status.FAILED,
+        ]
     )
     detailedStatus = serializers.CharField(
         required=False, default="", allow_blank=True, max_length=40

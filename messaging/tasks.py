@@ -11,6 +11,7 @@ from messaging.services.health import number_health_recompute, numbers_health_re
 from messaging.services.lifecycle import messages_expire
 from messaging.services.notifications import notification_deliver, notifications_due
 from messaging.services.replays import received_webhooks_forget
+from messaging.services.scheduling import messages_release_due
 
 
 @shared_task
@@ -19,6 +20,11 @@ def dispatch_message(message_id: str) -> None:
     if wait is not None:
         # With a broker, at its turn; in-process, the due-message sweep takes it then.
         queue.enqueue(queue.DISPATCH, message_id, countdown=wait.seconds)
+
+
+@shared_task
+def release_scheduled_messages() -> int:
+    return messages_release_due()
 
 
 @shared_task

@@ -1,11 +1,13 @@
 """What every API view shares: the error shape, pagination and the input it refuses."""
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -207,6 +209,37 @@ class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
             return value.astimezone(UTC)
         except OverflowError:
             raise forms.ValidationError(self.error_messages["range"], code="range") from None
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class Rfc3339DateTimeField(serializers.Field):
+    """An RFC 3339 date-time string with its UTC offset (`Z` or `±hh:mm`), as UTC: a
+    moment, never a wall-clock time read in some zone the client did not name."""
+
+    default_error_messages = {
+        "invalid": "Must be an RFC 3339 date-time with a UTC offset, e.g. 2026-12-01T09:30:00Z.",
+        "offset": BoundedIsoDateTimeField.default_error_messages["offset"],
+        "range": BoundedIsoDateTimeField.default_error_messages["range"],
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "T" not in data.upper():
+            self.fail("invalid")
+        try:
+            value = datetime.fromisoformat(data)
+        except ValueError:
+            self.fail("invalid")
+        if value.utcoffset() is None:
+            self.fail("invalid")
+        if abs(value.utcoffset()) > MAX_UTC_OFFSET:
+            self.fail("offset")
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            self.fail("range")
+
+    def to_representation(self, value):
+        return serializers.DateTimeField().to_representation(value)
 
 
 class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -83,6 +83,9 @@ IDEMPOTENCY_KEY_REUSED = ErrorCode(
     422, "IDEMPOTENCY_KEY_REUSED", "The Idempotency-Key was used for a different request."
 )
 MESSAGE_NOT_FOUND = ErrorCode(404, "MESSAGE_NOT_FOUND", "No such message in this account.")
+NOT_CANCELABLE = ErrorCode(
+    409, "NOT_CANCELABLE", "Neither Scheduled nor Queued and still waiting for its carrier."
+)
 CONNECTION_NOT_FOUND = ErrorCode(404, "CONNECTION_NOT_FOUND", "No such connection in this account.")
 CONNECTION_IN_USE = ErrorCode(
     409, "CONNECTION_IN_USE", "Numbers send through it (`numberCount` says how many)."

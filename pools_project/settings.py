@@ -219,6 +219,12 @@ NUMBER_HEALTH_THRESHOLD = 0.25
 DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 60)
 
 CELERY_BEAT_SCHEDULE = {
+    # Scheduled messages (sendAt, quiet hours) whose time has come: the schedule's
+    # resolution is this period.
+    "release-scheduled-messages": {
+        "task": "messaging.tasks.release_scheduled_messages",
+        "schedule": 1.0,
+    },
     # Messages whose turn came and whose task was lost, or whose dispatcher died.
     "dispatch-due-messages": {"task": "messaging.tasks.dispatch_due_messages", "schedule": 1.0},
     "deliver-due-notifications": {

@@ -273,3 +273,57 @@ def test_superusers_see_every_accounts_messages(superuser_client, account, other
 
     assert set(listed(response)) == set(messages)
     assert "account" in response.context["cl"].list_display
+
+
+# Cancel
+
+
+def cancel(client, messages):
+    return run_action(client, "messaging_message_changelist", "cancel", messages)
+
+
+def test_cancel_stops_scheduled_messages_and_says_which_could_not_be(staff_client, account):
+    waiting = MessageFactory(account=account, status=Message.Status.SCHEDULED)
+    delivered = MessageFactory(account=account, status=Message.Status.DELIVERED)
+
+    response = cancel(staff_client, [waiting, delivered])
+
+    assert messages_of(response) == [
+        "Canceled 1 message(s).",
+        f"{delivered.pk}: The message is Delivered; only a Scheduled message, or a Queued "
+        "one not yet handed to a carrier, can be canceled.",
+    ]
+    assert Message.objects.get(pk=waiting.pk).status == "Canceled"
+    assert Message.objects.get(pk=delivered.pk).status == "Delivered"
+
+
+def test_scoped_staff_cannot_cancel_another_accounts_message(staff_client, other_account):
+    theirs = MessageFactory(account=other_account, status=Message.Status.SCHEDULED)
+
+    cancel(staff_client, [theirs])
+
+    assert Message.objects.get(pk=theirs.pk).status == "Scheduled"
+
+
+def test_cancel_needs_the_change_permission(account):
+    user = UserFactory(account=account)
+    user.user_permissions.set(Permission.objects.filter(codename="view_message"))
+    waiting = MessageFactory(account=account, status=Message.Status.SCHEDULED)
+
+    cancel(logged_in(user), [waiting])
+
+    assert Message.objects.get(pk=waiting.pk).status == "Scheduled"
+
+
+def test_a_scheduled_message_page_shows_when_it_goes_and_why(staff_client, account):
+    message = MessageFactory(
+        account=account,
+        status=Message.Status.SCHEDULED,
+        intent=Message.Intent.MARKETING,
+        send_at="2026-12-02T13:00:00Z",
+    )
+
+    page = staff_client.get(url("messaging_message_change", message.pk)).content.decode()
+
+    assert "Send at" in page and "Dec. 2, 2026" in page
+    assert "marketing" in page.lower()

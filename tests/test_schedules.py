@@ -67,6 +67,7 @@ def test_every_scheduled_job_is_a_registered_task():
         "messaging.tasks.expire_queued_messages",
         "messaging.tasks.forget_received_webhooks",
         "messaging.tasks.recompute_all_number_health",
+        "messaging.tasks.release_scheduled_messages",
         "pools.tasks.purge_expired_mappings",
     ]
     assert set(tasks) <= set(celery_app.tasks)
@@ -184,7 +185,10 @@ def test_run_schedules_once_runs_every_job(
     pool = pool_with(account, [NEW_YORK], sticky=True, sticky_ttl_days=1)
     number = Number.objects.get(number=NEW_YORK)
     mapped = message_send(pool=pool, to="+14155550100", body="mapped")  # its task lost
-    for _ in range(5):
+    later = message_send(
+        pool=pool, to="+14155550100", body="later", send_at=start + timedelta(hours=1)
+    )
+    for _ in range(7):
         StoredMessageFactory(pool=pool, number=number, status=Message.Status.UNDELIVERED)
     queued = StoredMessageFactory(  # its ttl passes while it waits for its turn
         pool=pool,
@@ -199,7 +203,9 @@ def test_run_schedules_once_runs_every_job(
         call_command("run_schedules", "--once", stdout=stdout)
 
     assert stdout.getvalue().splitlines() == [
-        "dispatch-due-messages: 1",
+        "release-scheduled-messages: 1",
+        # The released message is due too: its own dispatch runs only after the commit.
+        "dispatch-due-messages: 2",
         "deliver-due-notifications: 1",
         "expire-queued-messages: 1",
         "recompute-number-health: 1",
@@ -208,6 +214,7 @@ def test_run_schedules_once_runs_every_job(
     ]
     assert posted_names(receiver) == ["retry"]
     assert Message.objects.get(pk=mapped.pk).status == "Delivered"
+    assert Message.objects.get(pk=later.pk).status == "Delivered"
     assert Message.objects.get(pk=queued.pk).status == "Failed"
     assert Number.objects.get(pk=number.pk).computed_healthy is False
     assert not StickyMapping.objects.exists()

@@ -7,10 +7,11 @@ from messaging.models import Message
 from messaging.services.lifecycle import EXPIRED
 from virtual_numbers.models import Number
 
-# What says something about the number: not an expiry in our own queue.
+# What says something about the number: not an expiry in our own queue, nor a marketing
+# message that quiet hours held past its ttl.
 REPORTS = Q(
     status__in=[Message.Status.DELIVERED, Message.Status.UNDELIVERED, Message.Status.FAILED]
-) & ~Q(detailed_status=EXPIRED)
+) & ~Q(detailed_status__in=[EXPIRED, Message.QUIET_HOURS])
 
 
 def number_health_recompute(*, number_id) -> bool:

@@ -11,13 +11,15 @@ from messaging.services.notifications import message_notify_status
 from optout.models import OptOut
 from optout.services import optout_record
 
-# Statuses only move forward: Queued → Sent → one of the final ones.
+# Statuses only move forward: (Scheduled →) Queued → Sent → one of the final ones.
 RANK = {
+    Message.Status.SCHEDULED: -1,
     Message.Status.QUEUED: 0,
     Message.Status.SENT: 1,
     Message.Status.DELIVERED: 2,
     Message.Status.UNDELIVERED: 2,
     Message.Status.FAILED: 2,
+    Message.Status.CANCELED: 2,
 }
 EXPIRED = "Expired"
 

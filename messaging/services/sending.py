@@ -1,7 +1,7 @@
 """Messages into the world: a send through a pool, and the auto-replies to keywords."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -13,6 +13,7 @@ from messaging.models import AUTO_REPLY_RULE, Message
 from messaging.services.dispatch import message_enqueue
 from messaging.services.lifecycle import status_event_record
 from messaging.services.links import body_shorten, links_create
+from messaging.services.scheduling import slot_time
 from pools.models import Pool
 from pools.services.selection import pool_for_send, recipient_facts, sender_select
 from pools_project.errors import ServiceError
@@ -41,10 +42,6 @@ def body_prepare(*, body: str, shorten: bool, transcode: bool):
     return text, links, analysis, parts
 
 
-def slot_time(slot: float | None, now: datetime) -> datetime:
-    return datetime.fromtimestamp(slot, UTC) if slot is not None else now
-
-
 @transaction.atomic
 def message_send(
     *,
@@ -57,16 +54,20 @@ def message_send(
     url_shortener: dict | None = None,
     transcode: bool | None = None,
     ttl: int | None = None,
+    send_at: datetime | None = None,
+    intent: str = Message.Intent.TRANSACTIONAL,
 ) -> Message:
-    """Pick the sender through the selection service, record the message, queue it.
+    """Pick the sender through the selection service, record the message, queue it —
+    or, with a `send_at` still ahead, keep it Scheduled until then (SPEC §13).
 
     `callback` ({url, strategy}) and `transcode` override the pool's. With
     `url_shortener` ({urlValidity}), URLs in the body become short links living that
     many seconds (SHORT_LINK_DEFAULT_VALIDITY if it names none).
     A recipient who opted out gets nothing: the message is kept as Undelivered /
     Opted-out (Routee) and never dispatched. The message waits its turn at its
-    number's rate, and leaves through that number's connection. `pool` may be a
-    reference (`Pool(pk=..., account_id=...)`): its settings are read here, as committed.
+    number's rate, and leaves through that number's connection. `ttl` counts from when
+    it is due to go: `send_at`, else now. `pool` may be a reference
+    (`Pool(pk=..., account_id=...)`): its settings are read here, as committed.
     """
     recipient = recipient_facts(to)
     loaded = pool_for_send(
@@ -98,6 +99,13 @@ def message_send(
     connection_id = chosen.connection_id
     if chosen.number_id is None and not decision.opted_out:
         connection_id = loaded.default_connection.id
+    due = max(send_at, now) if send_at else now
+    if decision.opted_out:
+        status, detailed_status = Message.Status.UNDELIVERED, Message.OPTED_OUT
+    elif due > now:
+        status, detailed_status = Message.Status.SCHEDULED, ""
+    else:
+        status, detailed_status = Message.Status.QUEUED, ""
     message = Message.objects.create(
         account_id=pool.account_id,
         pool=pool,
@@ -113,17 +121,21 @@ def message_send(
         callback_url=callback.get("url", ""),
         callback_strategy=callback.get("strategy", ""),
         url_validity=url_validity,
-        expires_at=now + timedelta(seconds=ttl) if ttl else None,
-        dispatch_at=None if decision.opted_out else slot_time(chosen.slot, now),
-        status=Message.Status.UNDELIVERED if decision.opted_out else Message.Status.QUEUED,
-        detailed_status=Message.OPTED_OUT if decision.opted_out else "",
+        intent=intent,
+        send_at=send_at,
+        ttl=ttl,
+        expires_at=due + timedelta(seconds=ttl) if ttl else None,
+        # A scheduled message takes its turn at its number's rate when it is released.
+        dispatch_at=slot_time(chosen.slot, now) if status == Message.Status.QUEUED else None,
+        status=status,
+        detailed_status=detailed_status,
         rule=decision.rule,
         explanation="\n".join(decision.explanation),
     )
     # The links first: the Queued notification carries the message with its links.
     links_create(message=message, links=links, validity_seconds=url_validity or 0)
     status_event_record(message=message, detailed_status=message.detailed_status)
-    if not decision.opted_out:
+    if status == Message.Status.QUEUED:
         message_enqueue(message)
     return message
 

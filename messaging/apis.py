@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics
+from rest_framework import generics, serializers
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -29,6 +29,7 @@ from messaging.schema import (
 from messaging.serializers import (
     ClickSerializer,
     MessageSerializer,
+    PreviewSerializer,
     SendSerializer,
     StatusReportSerializer,
     message_resource,
@@ -36,11 +37,15 @@ from messaging.serializers import (
 from messaging.services.inbound import inbound_action, inbound_event_receive, inbound_receive
 from messaging.services.lifecycle import message_report_status, receipt_apply
 from messaging.services.replays import carrier_webhook_first_seen
-from messaging.services.scheduling import message_cancel
+from messaging.services.scheduling import marketing_hold, message_cancel
 from messaging.services.sending import message_send
 from optout.serializers import InboundSerializer
+from pools.choices import Channel
 from pools.models import Pool
+from pools.schema import DecisionResourceSerializer
 from pools.selectors import pool_key, pool_or_404
+from pools.serializers import DecisionSerializer
+from pools.services.selection import sender_preview
 from pools_project.api import get_or_404
 from pools_project.errors import ServiceError
 from pools_project.schema import (
@@ -167,6 +172,49 @@ class MessageSendApi(generics.GenericAPIView):
             produce=lambda: JSONRenderer().render(send()),
         )
         return HttpResponse(body, content_type="application/json")
+
+
+class SenderPreviewApi(generics.GenericAPIView):
+    serializer_class = PreviewSerializer
+
+    @extend_schema(
+        request=PreviewSerializer,
+        responses={
+            200: DecisionResourceSerializer,
+            **errors(*WITH_BODY, INVALID_RECIPIENT, POOL_NOT_FOUND, *REFUSALS),
+        },
+        examples=[
+            request_example("A recipient", {"to": "+14155550123"}),
+            request_example(
+                "When a marketing message would go", {"to": "+13055550123", "intent": "marketing"}
+            ),
+        ],
+    )
+    def post(self, request, pool_id):
+        """The sender a message to `to` would get now, and why; for a marketing message,
+        also when quiet hours would let it go. Writes nothing."""
+        pool = pool_or_404(account=request.user, pool_id=pool_id)
+        serializer = PreviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        chosen = sender_preview(
+            pool=pool,
+            to=data["to"],
+            channel=Channel.of(data["mediaUrls"]),
+            strategy=data["poolStrategy"],
+        )
+        preview = DecisionSerializer(chosen.decision).data
+        if data["intent"] == Message.Intent.MARKETING and not chosen.decision.opted_out:
+            plan = marketing_hold(
+                pool=pool,
+                to=chosen.recipient,
+                requested=max(data.get("sendAt") or timezone.now(), timezone.now()),
+                deadline=None,
+                lock=False,
+            )
+            preview["explanation"] = "\n".join([preview["explanation"], *plan.explanation])
+            preview["sendAt"] = serializers.DateTimeField().to_representation(plan.send_at)
+        return Response(preview)
 
 
 @extend_schema_view(get=extend_schema(responses={200: MessageResourceSerializer, **errors(*LIST)}))

@@ -36,6 +36,21 @@ class PreviewSerializer(StrictInputMixin, serializers.Serializer):
         default=list,
         max_length=MAX_MEDIA_URLS,
     )
+    sendAt = Rfc3339DateTimeField(required=False)
+    intent = serializers.ChoiceField(
+        choices=Message.Intent.values, default=Message.Intent.TRANSACTIONAL
+    )
+
+    def validate_sendAt(self, send_at: datetime) -> datetime:
+        now = timezone.now()
+        if send_at < now - SEND_AT_CLOCK_SKEW:
+            raise serializers.ValidationError("Must not be in the past.")
+        if send_at > now + MAX_SCHEDULE_AHEAD:
+            latest = now + MAX_SCHEDULE_AHEAD
+            raise serializers.ValidationError(
+                f"At most {MAX_SCHEDULE_AHEAD.days} days ahead (until {latest:%Y-%m-%dT%H:%M:%SZ})."
+            )
+        return send_at
 
 
 class UrlShortenerSerializer(StrictInputMixin, serializers.Serializer):
@@ -48,20 +63,6 @@ class SendSerializer(PreviewSerializer):
     urlShortener = UrlShortenerSerializer(required=False)
     transcode = StrictBooleanField(required=False, allow_null=True, default=None)
     ttl = serializers.IntegerField(required=False, min_value=1, max_value=MAX_TTL)
-    sendAt = Rfc3339DateTimeField(required=False)
-    intent = serializers.ChoiceField(
-        choices=Message.Intent.values, default=Message.Intent.TRANSACTIONAL
-    )
-
-    def validate_sendAt(self, send_at: datetime) -> datetime:
-        now = timezone.now()
-        if send_at < now - SEND_AT_CLOCK_SKEW:
-            raise serializers.ValidationError("Must not be in the past.")
-        if send_at > now + MAX_SCHEDULE_AHEAD:
-            raise serializers.ValidationError(
-                f"At most {MAX_SCHEDULE_AHEAD.days} days ahead (until {now + MAX_SCHEDULE_AHEAD:%Y-%m-%dT%H:%M:%SZ})."
-            )
-        return send_at
 
     def validate_callback(self, callback: dict) -> dict:
         # The pool's callback is checked against its column by the model; this one

@@ -62,6 +62,16 @@ POOL_FIELDSETS = [
         },
     ),
     (
+        "Quiet hours",
+        {
+            "fields": ["quiet_hours_start", "quiet_hours_end"],
+            "description": "Marketing messages (intent marketing) are held to the hours "
+            "the recipient may receive them, in their own time zone: the law's (US 08:00-21:00; "
+            "Florida and Oklahoma 08:00-20:00 and 3 a day) and, if set, outside this window "
+            "of the pool's. A held message is Scheduled for the next allowed moment.",
+        },
+    ),
+    (
         "Alphanumeric sender",
         {
             "fields": ["alphanumeric_sender_id", "alphanumeric_sender_ids"],

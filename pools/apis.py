@@ -2,20 +2,16 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from messaging.serializers import PreviewSerializer
 from pools import selectors
-from pools.choices import Channel
 from pools.filters import MappingFilter
 from pools.models import PoolNumber, StickyMapping
 from pools.schema import (
-    DecisionResourceSerializer,
     MappingResourceSerializer,
     PoolNumberResourceSerializer,
     PoolNumbersChangeSerializer,
 )
 from pools.serializers import (
     MAX_NUMBERS_PER_CALL,
-    DecisionSerializer,
     MappingSerializer,
     PoolCreateSerializer,
     PoolNumbersSerializer,
@@ -23,15 +19,12 @@ from pools.serializers import (
     PoolUpdateSerializer,
 )
 from pools.services import pools as services
-from pools.services.selection import sender_preview
 from pools_project.errors import ServiceError
 from pools_project.schema import (
-    INVALID_RECIPIENT,
     LIST,
     NUMBER_IN_ANOTHER_POOL,
     NUMBER_NOT_FOUND,
     POOL_NOT_FOUND,
-    REFUSALS,
     TOO_MANY_NUMBERS,
     WITH_BODY,
     errors,
@@ -171,32 +164,6 @@ class PoolNumbersRemoveApi(generics.GenericAPIView):
         return Response(
             {"poolId": str(pool.pk), "numbers": NumberSerializer(removed, many=True).data}
         )
-
-
-class PoolPreviewApi(generics.GenericAPIView):
-    serializer_class = PreviewSerializer
-
-    @extend_schema(
-        request=PreviewSerializer,
-        responses={
-            200: DecisionResourceSerializer,
-            **errors(*WITH_BODY, INVALID_RECIPIENT, POOL_NOT_FOUND, *REFUSALS),
-        },
-        examples=[request_example("A recipient", {"to": "+14155550123"})],
-    )
-    def post(self, request, pool_id):
-        """The sender a message to `to` would get now, and why. Writes nothing."""
-        pool = selectors.pool_or_404(account=request.user, pool_id=pool_id)
-        serializer = PreviewSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        chosen = sender_preview(
-            pool=pool,
-            to=data["to"],
-            channel=Channel.of(data["mediaUrls"]),
-            strategy=data["poolStrategy"],
-        )
-        return Response(DecisionSerializer(chosen.decision).data)
 
 
 @extend_schema_view(

@@ -13,6 +13,7 @@ from virtual_numbers.models import Number
 DEFAULT_WEIGHTS = DEFAULTS.weights
 DEFAULT_HELP_REPLY = "Reply STOP to unsubscribe. Msg&data rates may apply."
 DEFAULT_OPT_OUT_REPLY = "You have been unsubscribed and will receive no more messages from us. Reply START to resubscribe."
+QUIET_HOURS_WINDOW = "Quiet hours need a start and a different end, or neither."
 DEFAULT_OPT_IN_REPLY = "You have been resubscribed. Reply STOP to unsubscribe, HELP for help."
 
 
@@ -157,6 +158,20 @@ class Pool(models.Model):
         "sooner. Empty: off.",
     )
 
+    quiet_hours_start = models.TimeField(
+        "quiet hours from",
+        null=True,
+        blank=True,
+        help_text="The pool sends no marketing from this time of the recipient's day…",
+    )
+    quiet_hours_end = models.TimeField(
+        "quiet hours until",
+        null=True,
+        blank=True,
+        help_text="…until this one (e.g. 21:00 until 09:00, across midnight). Both empty: "
+        "only the law's hours hold marketing (SPEC §13).",
+    )
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -177,6 +192,15 @@ class Pool(models.Model):
                 condition=Q(callback_strategy__in=["OnChange", "OnCompletion"]),
                 name="pools_pool_callback_strategy_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
+                | (
+                    Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False)
+                    & ~Q(quiet_hours_start=models.F("quiet_hours_end"))
+                ),
+                name="pools_pool_quiet_hours_window",
+                violation_error_message=QUIET_HOURS_WINDOW,
+            ),
         ]
 
     def __str__(self):
@@ -190,6 +214,9 @@ class Pool(models.Model):
             validators.validate_sticky_ttl_days(self.sticky_ttl_days)
         except ValidationError as exc:
             raise ValidationError({"sticky_ttl_days": exc.messages}) from exc
+        start, end = self.quiet_hours_start, self.quiet_hours_end
+        if (start is None) != (end is None) or (start is not None and start == end):
+            raise ValidationError({"quiet_hours_end": [QUIET_HOURS_WINDOW]})
 
 
 class PoolNumber(models.Model):

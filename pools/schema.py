@@ -14,6 +14,12 @@ class DecisionResourceSerializer(serializers.Serializer):
     rule = serializers.CharField(help_text="The selection rule that decided.")
     explanation = serializers.CharField(help_text="Why, one step a line.")
     optedOut = serializers.BooleanField(help_text="The recipient opted out: nothing is sent.")
+    sendAt = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Marketing only: when it would go, after quiet hours; null when it could "
+        "not go before its ttl ran out.",
+    )
 
     def get_fields(self):
         # `from` is a Python keyword, so it cannot be a class attribute.

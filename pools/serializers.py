@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pools import validators
-from pools.models import Pool
+from pools.models import QUIET_HOURS_WINDOW, Pool
 from pools_project.api import StrictBooleanField, StrictInputMixin, django_validator
 from pools_project.schema import SenderNumberField
 
@@ -60,6 +60,45 @@ class CallbackField(serializers.Field):
         }
 
 
+class QuietHoursSerializer(StrictInputMixin, serializers.Serializer):
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+    end = serializers.TimeField(format="%H:%M", input_formats=["%H:%M"])
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["start"] == attrs["end"]:
+            raise serializers.ValidationError({"end": [QUIET_HOURS_WINDOW]})
+        return attrs
+
+
+@extend_schema_field(QuietHoursSerializer(allow_null=True))
+class QuietHoursField(serializers.Field):
+    """`{start, end}` ("HH:MM", the recipient's local time; may wrap midnight) or null:
+    when the pool sends no marketing. Stored as two columns of the pool."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", required=False, allow_null=True, **kwargs)
+
+    def to_representation(self, pool):
+        if pool.quiet_hours_start is None:
+            return None
+        return QuietHoursSerializer(
+            {"start": pool.quiet_hours_start, "end": pool.quiet_hours_end}
+        ).data
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, {"quiet_hours_start": None, "quiet_hours_end": None}
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        window = QuietHoursSerializer(data=data)
+        window.is_valid(raise_exception=True)
+        return {
+            "quiet_hours_start": window.validated_data["start"],
+            "quiet_hours_end": window.validated_data["end"],
+        }
+
+
 def json_setting(validate, **kwargs):
     return serializers.JSONField(required=False, validators=[django_validator(validate)], **kwargs)
 
@@ -108,6 +147,7 @@ class PoolSettingsSerializer(StrictInputMixin, serializers.Serializer):
     maxQueueSeconds = serializers.IntegerField(
         source="max_queue_seconds", required=False, allow_null=True, min_value=0, max_value=86400
     )
+    quietHours = QuietHoursField()
 
     def validate(self, attrs: dict) -> dict:
         """Settings that cannot work together. On a PATCH, PoolUpdateSerializer passes the

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging.apis import MessageSendApi
+from messaging.apis import MessageSendApi, SenderPreviewApi
 from pools import apis
 
 urlpatterns = [
@@ -13,6 +13,6 @@ urlpatterns = [
         name="pool-numbers-remove",
     ),
     path("my/<str:pool_id>/sms", MessageSendApi.as_view(), name="pool-send"),
-    path("my/<str:pool_id>/preview", apis.PoolPreviewApi.as_view(), name="pool-preview"),
+    path("my/<str:pool_id>/preview", SenderPreviewApi.as_view(), name="pool-preview"),
     path("my/<str:pool_id>/mappings", apis.PoolMappingsApi.as_view(), name="pool-mappings"),
 ]

@@ -39,6 +39,7 @@ DEFAULT_SETTINGS = {
     "callback": None,
     "overrides": [],
     "maxQueueSeconds": None,
+    "quietHours": None,
 }
 
 
@@ -106,6 +107,7 @@ def test_a_pool_is_created_with_the_settings_given(api):
         "optInReply": "ACME: welcome back.",
         "overrides": [{"country": "CA", "geomatch": False}, {"channel": "mms", "sticky": False}],
         "maxQueueSeconds": 30,
+        "quietHours": {"start": "21:00", "end": "09:00"},
     }
 
     assert settings_of(create(api, **settings)) == settings
@@ -122,6 +124,36 @@ def test_a_pools_settings_as_read_create_an_identical_pool(api, account):
     settings = api.get(f"/pools/my/{source.pk}").json()["smsSettings"]
 
     assert settings_of(create(api, name="copy", **settings)) == settings
+
+
+def test_quiet_hours_are_a_window_of_the_day_that_may_wrap_midnight(api, account):
+    created = create(api, quietHours={"start": "12:00", "end": "13:30"})
+    pool = Pool.objects.get(pk=created.json()["poolId"])
+
+    assert settings_of(created)["quietHours"] == {"start": "12:00", "end": "13:30"}
+    moved = patch_settings(api, pool, quietHours={"end": "14:00"})  # merged key by key
+    assert settings_of(moved)["quietHours"] == {"start": "12:00", "end": "14:00"}
+    cleared = patch_settings(api, pool, quietHours=None)
+    assert settings_of(cleared)["quietHours"] is None
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"start": "21:00"},
+        {"start": "25:00", "end": "08:00"},
+        {"start": "9pm", "end": "8am"},
+        {"start": "21:00", "end": "21:00"},
+        {"start": "21:00", "end": "08:00", "zone": "UTC"},
+        "21:00-08:00",
+    ],
+)
+def test_quiet_hours_that_are_no_window_are_refused(api, window):
+    response = create(api, quietHours=window)
+
+    body = assert_error(response, 400, "VALIDATION_ERROR")
+    assert any(field.startswith("smsSettings.quietHours") for field in body["errors"]), body
+    assert not Pool.objects.exists()
 
 
 def test_weights_given_in_part_keep_the_default_for_the_other_types(api):

@@ -13,7 +13,7 @@ from messaging.models import AUTO_REPLY_RULE, Message
 from messaging.services.dispatch import message_enqueue
 from messaging.services.lifecycle import status_event_record
 from messaging.services.links import body_shorten, links_create
-from messaging.services.scheduling import slot_time
+from messaging.services.scheduling import marketing_hold, slot_time
 from pools.models import Pool
 from pools.services.selection import pool_for_send, recipient_facts, sender_select
 from pools_project.errors import ServiceError
@@ -66,7 +66,9 @@ def message_send(
     A recipient who opted out gets nothing: the message is kept as Undelivered /
     Opted-out (Routee) and never dispatched. The message waits its turn at its
     number's rate, and leaves through that number's connection. `ttl` counts from when
-    it is due to go: `send_at`, else now. `pool` may be a reference
+    it is due to go: `send_at`, else now. A marketing `intent` is held to the hours the
+    recipient may receive it (Scheduled until then), or Failed / Quiet hours when its ttl
+    would pass first. `pool` may be a reference
     (`Pool(pk=..., account_id=...)`): its settings are read here, as committed.
     """
     recipient = recipient_facts(to)
@@ -100,9 +102,19 @@ def message_send(
     if chosen.number_id is None and not decision.opted_out:
         connection_id = loaded.default_connection.id
     due = max(send_at, now) if send_at else now
+    expires_at = due + timedelta(seconds=ttl) if ttl else None
+    explanation, plan = decision.explanation, None
+    if intent == Message.Intent.MARKETING and not decision.opted_out:
+        plan = marketing_hold(
+            pool=pool, to=chosen.recipient, requested=due, deadline=expires_at, lock=True
+        )
+        explanation += plan.explanation
+        send_at = plan.send_at if plan.held else send_at
     if decision.opted_out:
         status, detailed_status = Message.Status.UNDELIVERED, Message.OPTED_OUT
-    elif due > now:
+    elif plan is not None and plan.expired:
+        status, detailed_status = Message.Status.FAILED, Message.QUIET_HOURS
+    elif send_at and send_at > now:
         status, detailed_status = Message.Status.SCHEDULED, ""
     else:
         status, detailed_status = Message.Status.QUEUED, ""
@@ -124,13 +136,13 @@ def message_send(
         intent=intent,
         send_at=send_at,
         ttl=ttl,
-        expires_at=due + timedelta(seconds=ttl) if ttl else None,
+        expires_at=expires_at,
         # A scheduled message takes its turn at its number's rate when it is released.
         dispatch_at=slot_time(chosen.slot, now) if status == Message.Status.QUEUED else None,
         status=status,
         detailed_status=detailed_status,
         rule=decision.rule,
-        explanation="\n".join(decision.explanation),
+        explanation="\n".join(explanation),
     )
     # The links first: the Queued notification carries the message with its links.
     links_create(message=message, links=links, validity_seconds=url_validity or 0)

@@ -1,7 +1,9 @@
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
+from messaging.services.scheduling import marketing_hold
 from pools.choices import Channel, Strategy
 from pools.selectors import pool_by_reference
 from pools.serializers import DecisionSerializer
@@ -20,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--to", required=True, help="The recipient, E.164.")
         parser.add_argument("--mms", action="store_true", help="Decide for an MMS.")
         parser.add_argument("--strategy", choices=Strategy.values, default=Strategy.NUMERIC)
+        parser.add_argument(
+            "--marketing",
+            action="store_true",
+            help="Also say when a marketing message would go, after quiet hours.",
+        )
         parser.add_argument("--json", action="store_true", help="Print the decision as JSON.")
 
     def handle(self, *args, **options):
@@ -37,6 +44,12 @@ class Command(BaseCommand):
                 f"{exc.code}: {exc.message}" + (f"\n{explanation}" if explanation else "")
             ) from exc
         decision = DecisionSerializer(chosen.decision).data
+        if options["marketing"] and not chosen.decision.opted_out:
+            plan = marketing_hold(
+                pool=pool, to=chosen.recipient, requested=timezone.now(), deadline=None, lock=False
+            )
+            decision["explanation"] = "\n".join([decision["explanation"], *plan.explanation])
+            decision["sendAt"] = plan.send_at.isoformat() if plan.send_at else None
         if options["json"]:
             self.stdout.write(json.dumps(decision, indent=2))
             return

@@ -265,6 +265,7 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             "optout_chart": charts.stacked_chart(
                 charts.optouts_per_day(pool, days[0]), charts.OPTOUT_COLOURS, days
             ),
+            "capacity": charts.pool_capacity(pool),
         }
         return TemplateResponse(request, "admin/pools/pool/charts.html", context)
 

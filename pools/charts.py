@@ -1,5 +1,6 @@
 """The per-pool charts of the admin: the data, aggregated in the database, and the
-geometry of bars drawn as inline SVG (no script, nothing fetched)."""
+geometry of bars drawn as inline SVG (no script, nothing fetched); beside them, the
+pool's numbers that take no new recipients now."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -13,15 +14,19 @@ from messaging.models import Message
 from optout.models import OptOutEvent
 from optout.services import ACCOUNT_WIDE
 from pools.models import Pool, PoolNumber
+from virtual_numbers.capacity import utc_today
+from virtual_numbers.models import Number
 
 CHART_DAYS = 30
 # Django admin's own palette, in the order a message moves through its statuses.
 STATUS_COLOURS = {
+    Message.Status.SCHEDULED: "#cccccc",
     Message.Status.QUEUED: "#999999",
     Message.Status.SENT: "#79aec8",
     Message.Status.DELIVERED: "#70bf2b",
     Message.Status.UNDELIVERED: "#efb80b",
     Message.Status.FAILED: "#ba2121",
+    Message.Status.CANCELED: "#666666",
 }
 POOL_OPTOUTS = "a number of this pool"
 ACCOUNT_WIDE_OPTOUTS = "every number of the account (STOPALL)"
@@ -188,3 +193,19 @@ def optouts_per_day(pool: Pool, since: date) -> dict[tuple[date, str], int]:
         .order_by()
     )
     return {(row["day"], row["scope"]): row["count"] for row in rows}
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """The pool's numbers that selection leaves out of new assignments (SPEC §14): those
+    at their daily cap of new recipients on `day` (UTC), and the cordoned ones."""
+
+    day: date
+    at_cap: list[Number]
+    cordoned: list[Number]
+
+
+def pool_capacity(pool: Pool) -> Capacity:
+    day = utc_today()
+    numbers = Number.objects.filter(pool_number__pool=pool).order_by("number")
+    return Capacity(day, list(numbers.at_daily_cap(day)), list(numbers.cordoned()))

@@ -8,7 +8,7 @@ calls `decide`, and writes what the decision says.
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from pools.choices import Channel, Fallback, OptOutScope, Strategy
@@ -87,7 +87,7 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One number of the pool, with the counters distribution reads."""
+    """One number of the pool, with the counters distribution and its capacity read."""
 
     id: Any
     number: str
@@ -105,10 +105,19 @@ class Candidate:
     next_slot_at: float = 0  # epoch seconds: when its rate lets its next part leave
     connection_id: Any = None  # where its messages leave
     connection_status: str = "up"  # what the last attempt on its connection found
+    cordoned: bool = False  # takes no new recipients, keeps its mappings (SPEC §14)
+    daily_cap: int | None = None  # new recipients it may take per UTC day; None: no limit
+    new_recipients: int = 0  # the new recipients it took on `new_recipients_on`, a UTC day
+    new_recipients_on: date | None = None
 
     def wait(self, now: datetime) -> float:
         """Seconds a message given to it now would wait for its turn."""
         return max(0.0, self.next_slot_at - now.timestamp())
+
+    def at_daily_cap(self, day: date) -> bool:
+        """Whether it took its daily cap of new recipients on `day` (UTC)."""
+        taken = self.new_recipients if self.new_recipients_on == day else 0
+        return self.daily_cap is not None and taken >= self.daily_cap
 
 
 @dataclass(frozen=True)
@@ -248,7 +257,13 @@ def _check_number_opt_out(settings, request, decision: Decision) -> Decision:
 
 
 def _can_carry(candidate: Candidate, request: Request) -> bool:
+    # Capacity is for new assignments only: a cordoned or capped number keeps its mappings.
     return Eligibility(request.channel, request.recipient.country).admits(candidate)
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC day a daily cap counts in."""
+    return moment.astimezone(UTC).date()
 
 
 def _sticky(settings, request, mapping: Mapping, trail) -> Decision | None:
@@ -269,6 +284,10 @@ def _sticky(settings, request, mapping: Mapping, trail) -> Decision | None:
     line = f"Sticky: the recipient is mapped to {number}; it is used again"
     if not mapping.candidate.healthy:
         line += " (unhealthy, but skip-unhealthy never overrides a mapping)"
+    if mapping.candidate.cordoned:
+        line += " (cordoned: it takes no new recipients, but keeps its mapped ones)"
+    elif mapping.candidate.at_daily_cap(utc_day(request.now)):
+        line += " (at its daily cap of new recipients; a mapped recipient is not a new one)"
     trail(line + ".")
     decision = Decision(
         number, "number", Rule.STICKY, tuple(trail.lines), mapping.candidate, reuse_mapping=True
@@ -334,21 +353,48 @@ def _lru(candidate: Candidate):
 # with an eligible number, how its numbers group by type, and the best of one type.
 
 
+# Why a number that can carry the message is left out of it (`Eligibility.left_out`).
+UNHEALTHY, CORDONED, AT_CAP = "unhealthy", "cordoned", "at daily cap"
+
+
 @dataclass(frozen=True)
 class Eligibility:
     """Which numbers can take the message: its channel, to the recipient's country (a
-    short code is national), healthy ones only when the pool skips unhealthy numbers."""
+    short code is national); healthy ones only when the pool skips unhealthy numbers;
+    for a new assignment on `new_on` (a UTC day), never a cordoned number nor one at its
+    daily cap — whatever the pool's settings (SPEC §14)."""
 
     channel: str
     country: str
     healthy_only: bool = False
+    new_on: date | None = None
 
     def admits(self, candidate: Candidate) -> bool:
+        return self.carries(candidate) and not self.left_out(candidate)
+
+    def carries(self, candidate: Candidate) -> bool:
+        """Whether it can carry the message at all: channel and country."""
         if not (candidate.mms if self.channel == Channel.MMS else candidate.sms):
             return False
-        if candidate.type == NumberType.SHORTCODE and candidate.country != self.country:
-            return False
-        return candidate.healthy or not self.healthy_only
+        return candidate.type != NumberType.SHORTCODE or candidate.country == self.country
+
+    def left_out(self, candidate: Candidate) -> str:
+        at_cap = self.new_on is not None and candidate.at_daily_cap(self.new_on)
+        return self.reason(healthy=candidate.healthy, cordoned=candidate.cordoned, at_cap=at_cap)
+
+    def reason(self, *, healthy: bool, cordoned: bool, at_cap: bool) -> str:
+        """Why a number that carries the message is left out of it ("" if it is not): the
+        one rule, for numbers read one by one and for the service's grouped counts."""
+        if self.healthy_only and not healthy:
+            return UNHEALTHY
+        if self.new_on is not None and cordoned:
+            return CORDONED
+        if self.new_on is not None and at_cap:
+            return AT_CAP
+        return ""
+
+    def ignoring_capacity(self) -> "Eligibility":
+        return replace(self, new_on=None)
 
 
 @dataclass(frozen=True)
@@ -384,9 +430,16 @@ class Group:
 
 @dataclass(frozen=True)
 class TierFacts:
-    index: int  # of the first tier with an eligible number
+    """The first tier with an eligible number, its numbers grouped; when no tier has one
+    but some tier has numbers only capacity leaves out, the first such tier, no groups."""
+
+    index: int
     groups: tuple[Group, ...]
     unhealthy: int = 0  # numbers of the tier left out by skip-unhealthy
+    cordoned: int = 0  # numbers of the tier left out as cordoned
+    at_cap: int = 0  # numbers of the tier left out at their daily cap
+    # An earlier tier whose numbers are all cordoned or at their cap: passed over.
+    passed: int | None = None
 
     @property
     def count(self) -> int:
@@ -402,8 +455,9 @@ class PoolNumbers(Protocol):
     def first_tier(
         self, tiers: Sequence[Tier], eligibility: Eligibility, busy_after: float | None
     ) -> TierFacts | None:
-        """The first tier with an eligible number, grouped; a number whose next turn is
-        after `busy_after` (epoch seconds) is over the queue limit."""
+        """The first tier with an eligible number, grouped (see `TierFacts`); None if no
+        tier has a number even capacity aside. A number whose next turn is after
+        `busy_after` (epoch seconds) is over the queue limit."""
 
     def members(self, tier: Tier, eligibility: Eligibility) -> Sequence[Candidate]:
         """Every eligible number of the tier (asked only when some must be named)."""
@@ -430,23 +484,33 @@ class NumberList:
         return numbers & {c.number for c in self.candidates}
 
     def first_tier(self, tiers, eligibility, busy_after):
-        for index, tier in enumerate(tiers):
-            members = self.members(tier, eligibility)
-            if members:
-                counts, assigned = Counter(), Counter()
-                for c in members:
-                    key = (c.type, c.connection_status == "down", _over(c, busy_after))
-                    counts[key] += 1
-                    assigned[key] += c.assignment_count
-                unhealthy = 0
-                if eligibility.healthy_only:
-                    everyone = replace(eligibility, healthy_only=False)
-                    unhealthy = len(self.members(tier, everyone)) - len(members)
-                groups = tuple(
-                    Group(t, n, assigned[t, d, o], d, o) for (t, d, o), n in counts.items()
-                )
-                return TierFacts(index, groups, unhealthy)
-        return None
+        index = self._first(tiers, eligibility)
+        held = self._first(tiers, eligibility.ignoring_capacity())
+        if held is None:
+            return None
+        shown = held if index is None else index
+        counts, assigned, left_out = Counter(), Counter(), Counter()
+        for c in self.candidates:
+            if not (eligibility.carries(c) and tiers[shown].matches(c)):
+                continue
+            if reason := eligibility.left_out(c):
+                left_out[reason] += 1
+                continue
+            key = (c.type, c.connection_status == "down", _over(c, busy_after))
+            counts[key] += 1
+            assigned[key] += c.assignment_count
+        groups = tuple(Group(t, n, assigned[t, d, o], d, o) for (t, d, o), n in counts.items())
+        return TierFacts(
+            shown,
+            groups,
+            left_out[UNHEALTHY],
+            left_out[CORDONED],
+            left_out[AT_CAP],
+            passed=held if index is not None and held < index else None,
+        )
+
+    def _first(self, tiers, eligibility) -> int | None:
+        return next((i for i, tier in enumerate(tiers) if self.members(tier, eligibility)), None)
 
     def members(self, tier, eligibility):
         return [c for c in self.candidates if eligibility.admits(c) and tier.matches(c)]
@@ -462,7 +526,9 @@ def _over(candidate: Candidate, busy_after: float | None) -> bool:
 
 def _choose(settings, request, numbers: PoolNumbers, trail) -> Decision:
     recipient = request.recipient
-    eligibility = Eligibility(request.channel, recipient.country, settings.skip_unhealthy)
+    eligibility = Eligibility(
+        request.channel, recipient.country, settings.skip_unhealthy, utc_day(request.now)
+    )
     tiers = _tiers(settings, recipient)
     busy_after = None
     if settings.max_queue_seconds is not None:
@@ -472,8 +538,18 @@ def _choose(settings, request, numbers: PoolNumbers, trail) -> Decision:
         trail(f"No number of the pool can carry {request.channel.upper()} to {recipient.country}.")
         return _last_resort(settings, recipient, trail)
     tier = tiers[facts.index]
+    if facts.passed is not None:
+        trail(
+            f"Capacity: no number of {tiers[facts.passed].label} takes a new recipient now "
+            "(cordoned, or at its daily cap); the next tier is tried."
+        )
     if facts.unhealthy:
         trail(f"Skip unhealthy: {facts.unhealthy} unhealthy number(s) of {tier.label} left out.")
+    if facts.cordoned or facts.at_cap:
+        trail(_capacity_line(facts, tier))
+    if not facts.groups:
+        trail("Capacity: no number of the pool takes a new recipient now.")
+        return _last_resort(settings, recipient, trail)
     if tier is _FALLBACK:
         trail(
             "Location: no eligible number matches the recipient's location or the pool's countries."
@@ -481,6 +557,17 @@ def _choose(settings, request, numbers: PoolNumbers, trail) -> Decision:
         return _fallback(settings, request, numbers, eligibility, facts, trail)
     trail(f"Location: {facts.count} eligible number(s) in {tier.label} ({tier.rule}).")
     return _pick(settings, request, numbers, eligibility, tier, facts, trail)
+
+
+def _capacity_line(facts: TierFacts, tier: Tier) -> str:
+    reasons = []
+    if facts.cordoned:
+        reasons.append(f"{facts.cordoned} cordoned")
+    if facts.at_cap:
+        its = "its" if facts.at_cap == 1 else "their"
+        reasons.append(f"{facts.at_cap} at {its} daily cap of new recipients")
+    left_out = facts.cordoned + facts.at_cap
+    return f"Capacity: {left_out} number(s) of {tier.label} left out ({', '.join(reasons)})."
 
 
 # With geomatch, when no tier has a number: every eligible number (fallback Pool).

@@ -291,13 +291,13 @@ def test_the_charts_show_the_pools_mappings_messages_and_optouts(staff_client, b
         ("+12125550002", 1, load.bar_max // 3),
     ]
     message_chart = response.context["message_chart"]
-    # Queued, Sent, Delivered, Undelivered, Failed.
-    assert message_chart.series_totals == [0, 1, 2, 0, 1]
+    # Scheduled, Queued, Sent, Delivered, Undelivered, Failed, Canceled.
+    assert message_chart.series_totals == [0, 0, 1, 2, 0, 1, 0]
     assert [column.counts for column in message_chart.columns[-4:]] == [
-        [0, 1, 0, 0, 0],
-        [0, 0, 0, 0, 0],
-        [0, 0, 0, 0, 0],
-        [0, 0, 2, 0, 1],
+        [0, 0, 1, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [0, 0, 0, 2, 0, 1, 0],
     ]
     optout_chart = response.context["optout_chart"]
     assert optout_chart.columns[-4].counts == [1, 0]  # 3 days ago, the pool's first number
@@ -306,8 +306,8 @@ def test_the_charts_show_the_pools_mappings_messages_and_optouts(staff_client, b
     content = response.text
     assert "4 live mappings over 2 numbers: from 1 to 3 per number" in content
     assert table_row("+12125550001", 3) in content
-    assert table_row("Sat 15 Mar 2025", 0, 0, 2, 0, 1, 3) in content  # and the total
-    assert table_row("All 30 days", 0, 1, 2, 0, 1, 4) in content
+    assert table_row("Sat 15 Mar 2025", 0, 0, 0, 2, 0, 1, 0, 3) in content  # and the total
+    assert table_row("All 30 days", 0, 0, 1, 2, 0, 1, 0, 4) in content
     assert table_row("All 30 days", 2, 1, 3) in content  # the opt-outs
     assert "<title>Sat 15 Mar: 2 Delivered</title>" in content
     charts = re.findall(r'<svg class="pool-chart".*?</svg>', content, re.S)

@@ -1,10 +1,12 @@
 """The numbers API: register, list, filter, read, change and delete (SPEC §6)."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create, api_key_revoke
@@ -35,6 +37,9 @@ NUMBER_FIELDS = {
     "connectionId",
     "partsPerSecond",
     "queueDepth",
+    "state",
+    "dailyNewRecipients",
+    "newRecipientsToday",
     "createdAt",
 }
 
@@ -75,6 +80,9 @@ def test_registering_a_new_york_long_code_fills_country_area_code_and_state(api,
         "connectionId": None,
         "partsPerSecond": 1.0,
         "queueDepth": 0,
+        "state": "active",
+        "dailyNewRecipients": None,
+        "newRecipientsToday": 0,
     }
     assert Number.objects.get(pk=body["id"]).account == account
 
@@ -150,6 +158,9 @@ def test_a_short_code_is_registered_with_its_country(api):
         "connectionId": None,
         "partsPerSecond": 100.0,
         "queueDepth": 0,
+        "state": "active",
+        "dailyNewRecipients": None,
+        "newRecipientsToday": 0,
     }
 
 
@@ -569,6 +580,89 @@ def test_queue_depth_is_read_only(api, account):
             assert_error(patch_number(api, number, queueDepth=0), 400, "VALIDATION_ERROR")["errors"]
         )
     )
+
+
+# Capacity: the daily cap of new recipients and the state (SPEC §14)
+
+
+def test_a_number_registers_with_a_daily_cap_and_a_state(api):
+    response = register(api, number="+12125550100", dailyNewRecipients=200, state="cordoned")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["dailyNewRecipients"], body["state"], body["newRecipientsToday"]) == (
+        200,
+        "cordoned",
+        0,
+    )
+    number = Number.objects.get()
+    assert (number.daily_new_recipients, number.state) == (200, Number.State.CORDONED)
+
+
+def test_patching_the_cap_and_back_to_no_limit(api, account):
+    number = NumberFactory(account=account)
+
+    assert patch_number(api, number, dailyNewRecipients=1).json()["dailyNewRecipients"] == 1
+    assert patch_number(api, number, dailyNewRecipients=None).json()["dailyNewRecipients"] is None
+    number.refresh_from_db()
+    assert number.daily_new_recipients is None
+
+
+def test_patching_the_state_cordons_and_activates(api, account):
+    number = NumberFactory(account=account, daily_new_recipients=5)
+
+    assert patch_number(api, number, state="cordoned").json()["state"] == "cordoned"
+    body = patch_number(api, number, state="active").json()
+
+    assert (body["state"], body["dailyNewRecipients"]) == ("active", 5)
+
+
+@pytest.mark.parametrize("cap", [0, -1, 2.5, "200", True, [200], 86_400_001])
+def test_a_daily_cap_that_is_not_a_whole_number_from_1_is_refused(api, account, cap):
+    number = NumberFactory(account=account, daily_new_recipients=7)
+
+    for response in (
+        register(api, number="+12125550100", dailyNewRecipients=cap),
+        patch_number(api, number, dailyNewRecipients=cap),
+    ):
+        assert "dailyNewRecipients" in assert_error(response, 400, "VALIDATION_ERROR")["errors"]
+    assert list(Number.objects.values_list("daily_new_recipients", flat=True)) == [7]
+
+
+@pytest.mark.parametrize("state", ["retired", "", None, "CORDONED", 1])
+def test_a_state_other_than_active_or_cordoned_is_refused(api, account, state):
+    number = NumberFactory(account=account)
+
+    for response in (
+        register(api, number="+12125550100", state=state),
+        patch_number(api, number, state=state),
+    ):
+        assert "state" in assert_error(response, 400, "VALIDATION_ERROR")["errors"]
+    assert list(Number.objects.values_list("state", flat=True)) == ["active"]
+
+
+def test_new_recipients_today_counts_todays_only_and_is_read_only(api, account):
+    today = timezone.now().date()
+    number = NumberFactory(
+        account=account, daily_new_recipients=5, new_recipients_today=3, new_recipients_on=today
+    )
+    yesterdays = NumberFactory(
+        account=account, new_recipients_today=3, new_recipients_on=today - timedelta(days=1)
+    )
+
+    assert api.get(f"/numbers/my/{number.pk}").json()["newRecipientsToday"] == 3
+    assert api.get(f"/numbers/my/{yesterdays.pk}").json()["newRecipientsToday"] == 0
+    response = patch_number(api, number, newRecipientsToday=0)
+    assert "newRecipientsToday" in assert_error(response, 400, "VALIDATION_ERROR")["errors"]
+
+
+def test_filter_by_state(api, numbers):
+    Number.objects.filter(pk=numbers["free"].pk).update(state=Number.State.CORDONED)
+
+    assert numbers_listed(api, "?state=cordoned") == ["+12125550101"]
+    assert numbers_listed(api, "?state=active") == ["+12125550100", "+448001111111"]
+    assert numbers_listed(api, "?state=active&country=US") == ["+12125550100"]
+    assert_error(api.get("/numbers/my?state=retired"), 400, "VALIDATION_ERROR")
 
 
 # Tenants

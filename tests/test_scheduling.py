@@ -18,6 +18,7 @@ from pools.models import StickyMapping
 from tests.assertions import assert_error
 from tests.scenarios import NEW_YORK, pool_with
 from tests.test_selection_concurrency import run_in_parallel
+from virtual_numbers.models import Number
 
 pytestmark = pytest.mark.django_db
 
@@ -340,3 +341,16 @@ def test_a_carrier_cannot_report_a_message_scheduled_or_canceled(pool, now):
         )
         assert not serializer.is_valid()
         assert "status" in serializer.errors
+
+
+def test_a_scheduled_message_takes_its_numbers_turn_when_it_goes_not_when_sent(
+    api, pool, now, time_machine, django_capture_on_commit_callbacks
+):
+    Number.objects.update(parts_per_second=None)  # a long code's 1 part per second
+    later = scheduled(api, pool, now + timedelta(minutes=10))
+    at_once = send(api, pool).json()
+
+    assert Message.objects.get(pk=at_once["trackingId"]).dispatch_at == now  # not a turn later
+    release_at(time_machine, now + timedelta(minutes=10), django_capture_on_commit_callbacks)
+    released = Message.objects.get(pk=later["trackingId"])
+    assert released.dispatch_at == now + timedelta(minutes=10)

@@ -13,7 +13,9 @@ from django.db import connection
 from messaging.models import Message
 from messaging.services.sending import message_send
 from pools.models import PoolNumber, StickyMapping
+from pools_project.errors import ServiceError
 from tests.scenarios import pool_with
+from virtual_numbers.models import Number
 
 
 def numbers(count: int) -> list[str]:
@@ -130,6 +132,26 @@ def test_sticky_hits_and_new_assignments_on_the_same_numbers_run_side_by_side(ac
     for to, number in mapped.items():
         assert set(Message.objects.filter(to=to).values_list("sender", flat=True)) == {number}
     assert_even(mapping_counts(pool))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_first_sends_take_exactly_the_daily_cap_of_the_pools_numbers(account):
+    """Three numbers of cap 4, twenty new recipients at once: twelve are served, every
+    other send is refused, and no number goes past its cap (SPEC §14)."""
+    pool = pool_with(account, numbers(3), sticky=True)
+    Number.objects.update(daily_new_recipients=4)
+
+    errors = run_in_parallel(
+        [lambda i=i: message_send(pool=pool, to=recipient(i), body="hi") for i in range(20)]
+    )
+
+    assert len(errors) == 8
+    assert all(isinstance(e, ServiceError) and e.code == "NO_SENDER_AVAILABLE" for e in errors)
+    assert Counter(Message.objects.values_list("sender", flat=True)) == dict.fromkeys(numbers(3), 4)
+    assert set(Number.objects.values_list("new_recipients_today", flat=True)) == {4}
+    assert mapping_counts(pool) == dict.fromkeys(numbers(3), 4)
+    assert set(PoolNumber.objects.values_list("assignment_count", flat=True)) == {4}
 
 
 # One after another (both databases)

@@ -8,7 +8,7 @@ database. The Hypothesis properties at the end hold the rules over generated poo
 
 import functools
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import assume, given
@@ -33,6 +33,7 @@ from pools.services.selection import recipient_facts
 from virtual_numbers.phone import parse_e164
 
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()  # the UTC day daily caps count in
 
 # Senders, one per place the tiers tell apart.
 NY_212 = "+12125550101"
@@ -545,6 +546,135 @@ def test_all_numbers_unhealthy_goes_to_the_fallback():
     assert refusal(rejecting, TO_FRANCE, numbers).code == "NO_SENDER_AVAILABLE"
 
 
+# --- Capacity: cordoned numbers and daily caps (SPEC §14) ------------------------------
+
+
+def capped(e164: str, cap: int = 2, **fields) -> Candidate:
+    """A number that took its daily cap of new recipients today (UTC)."""
+    return number(e164, daily_cap=cap, new_recipients=cap, new_recipients_on=TODAY, **fields)
+
+
+def cordoned(e164: str, **fields) -> Candidate:
+    return number(e164, cordoned=True, **fields)
+
+
+@pytest.mark.parametrize("unavailable", [cordoned, capped], ids=["cordoned", "capped"])
+def test_a_cordoned_or_capped_number_keeps_its_sticky_recipient(unavailable):
+    mapped = unavailable(NY_212)
+    settings = Settings(sticky=True, geomatch=True)
+
+    decision = choose(settings, TO_212, [mapped, number(NY_646)], mapping=Mapping(mapped, used(1)))
+
+    assert (decision.sender, decision.rule) == (NY_212, Rule.STICKY)
+    assert decision.reuse_mapping and not decision.new_assignment
+    assert mentions(decision, "cordoned" if unavailable is cordoned else "daily cap")
+
+
+@pytest.mark.parametrize("unavailable", [cordoned, capped], ids=["cordoned", "capped"])
+@pytest.mark.parametrize("sticky", [True, False])
+def test_a_cordoned_or_capped_number_takes_no_new_recipient(unavailable, sticky):
+    # The best number by distribution, and in the recipient's own area code.
+    numbers = [unavailable(NY_212), number(NY_646, mapping_count=5, last_used_at=used(1))]
+
+    decision = choose(Settings(sticky=sticky, geomatch=True), TO_212, numbers)
+
+    assert (decision.sender, decision.rule) == (NY_646, Rule.OVERLAY)
+    assert decision.new_assignment
+
+
+def test_leaving_capacity_out_never_empties_a_tier_that_has_other_numbers():
+    numbers = [
+        cordoned(NY_212),
+        capped(NY_212.replace("0101", "0102")),
+        number(NY_212.replace("0101", "0103"), mapping_count=9),
+        number(NY_646),
+    ]
+
+    decision = choose(Settings(sticky=True, geomatch=True), TO_212, numbers)
+
+    assert (decision.sender, decision.rule) == (NY_212.replace("0101", "0103"), Rule.AREA_CODE)
+    assert (
+        "Capacity: 2 number(s) of area code 212 left out "
+        "(1 cordoned, 1 at its daily cap of new recipients)."
+    ) in decision.explanation
+    assert mentions(decision, "Location: 1 eligible number(s) in area code 212")
+
+
+def test_a_tier_of_only_cordoned_or_capped_numbers_moves_on_to_the_next_tier():
+    numbers = [cordoned(NY_212), capped(NY_212.replace("0101", "0102")), number(NY_518)]
+
+    decision = choose(Settings(geomatch=True), TO_212, numbers)
+
+    assert (decision.sender, decision.rule) == (NY_518, Rule.REGION)
+    assert (
+        "Capacity: no number of area code 212 takes a new recipient now "
+        "(cordoned, or at its daily cap); the next tier is tried."
+    ) in decision.explanation
+
+
+def test_capacity_needs_no_setting_unlike_skip_unhealthy():
+    numbers = [capped(NY_212), number(NY_646, healthy=False)]
+
+    decision = choose(Settings(geomatch=True, skip_unhealthy=False), TO_212, numbers)
+
+    assert decision.sender == NY_646
+
+
+def test_every_number_cordoned_or_capped_leaves_the_last_resort():
+    numbers = [cordoned(NY_212), capped(NY_646), capped(FRANCE, cap=1)]
+    with_sender = Settings(geomatch=True, alphanumeric_sender_id="ACME")
+
+    decision = choose(with_sender, TO_FRANCE, numbers)
+    refused = refusal(Settings(geomatch=True), TO_212, numbers)
+
+    assert (decision.rule, decision.sender) == (Rule.ALPHANUMERIC, "ACME")
+    assert mentions(decision, "Capacity: 1 number(s) of country FR left out (1 at its daily cap")
+    assert refused.code == "NO_SENDER_AVAILABLE"
+    assert "Capacity: no number of the pool takes a new recipient now." in refused.explanation
+    assert "Capacity: 1 number(s) of area code 212 left out (1 cordoned)." in refused.explanation
+    assert refusal(replace(with_sender, fallback="Reject"), TO_FRANCE, numbers).code == (
+        "NO_SENDER_AVAILABLE"
+    )
+
+
+@pytest.mark.parametrize(
+    ("taken", "on", "available"),
+    [
+        (2, TODAY, False),  # the cap, today
+        (5, TODAY, False),  # over it: the cap was lowered today
+        (1, TODAY, True),
+        (2, TODAY - timedelta(days=1), True),  # yesterday's count: today starts again
+        (0, None, True),  # never took a new recipient
+    ],
+)
+def test_a_daily_cap_counts_the_new_recipients_of_the_requests_utc_day(taken, on, available):
+    numbers = [
+        number(NY_212, daily_cap=2, new_recipients=taken, new_recipients_on=on),
+        number(NY_646, mapping_count=5),
+    ]
+
+    decision = choose(Settings(sticky=True, geomatch=True), TO_212, numbers)
+
+    assert decision.sender == (NY_212 if available else NY_646)
+
+
+def test_the_utc_day_of_the_request_decides_not_its_local_day():
+    """01:30 in Paris on 3 June is still 2 June in UTC: a number capped on 2 June stays capped."""
+    numbers = [capped(NY_212), number(NY_646, mapping_count=5)]
+    paris = timezone(timedelta(hours=2))
+    request = Request(recipient(TO_212), datetime(2025, 6, 3, 1, 30, tzinfo=paris))
+
+    decision = decide(Settings(sticky=True, geomatch=True), request, None, NumberList(numbers))
+
+    assert decision.sender == NY_646
+
+
+def test_no_cap_means_no_limit():
+    numbers = [number(NY_212, new_recipients=10_000, new_recipients_on=TODAY)]
+
+    assert choose(Settings(), TO_212, numbers).sender == NY_212
+
+
 # --- Location tiers, geomatch on --------------------------------------------------------
 
 GEO = Settings(geomatch=True, default_country="FR", priority_countries=("ES", "DE"))
@@ -1036,7 +1166,8 @@ def places_near(recipient: Recipient | None) -> list[dict]:
 
 @st.composite
 def pools(draw, min_size=0, max_size=8, counters=True, near=None) -> list[Candidate]:
-    """The pool's numbers: real places (often near `near`), capabilities, health, counters."""
+    """The pool's numbers: real places (often near `near`), capabilities, health,
+    counters, capacity (cordoned, a daily cap taken today, yesterday or never)."""
     nearby = places_near(near)
     places = (
         st.sampled_from(PLACES) | st.sampled_from(nearby) if nearby else st.sampled_from(PLACES)
@@ -1052,6 +1183,10 @@ def pools(draw, min_size=0, max_size=8, counters=True, near=None) -> list[Candid
                     "mapping_count": st.integers(0, 5) if counters else st.just(0),
                     "assignment_count": st.integers(0, 10) if counters else st.just(0),
                     "last_used_at": st.none() | st.integers(0, 600).map(used),
+                    "cordoned": rarely(st.just(True), False),
+                    "daily_cap": st.none() | st.integers(1, 3),
+                    "new_recipients": st.integers(0, 4),
+                    "new_recipients_on": st.sampled_from((None, TODAY, TODAY - timedelta(days=1))),
                 }
             ),
             min_size=min_size,
@@ -1116,12 +1251,20 @@ def can_carry(candidate: Candidate, recipient: Recipient, channel: str) -> bool:
     return capable and (candidate.type != "shortcode" or candidate.country == recipient.country)
 
 
+def takes_new_recipients(candidate: Candidate) -> bool:
+    """SPEC §14, restated: not cordoned, and fewer new recipients today than its cap."""
+    today = candidate.new_recipients if candidate.new_recipients_on == TODAY else 0
+    return not candidate.cordoned and (candidate.daily_cap is None or today < candidate.daily_cap)
+
+
 def eligible(settings: Settings, recipient: Recipient, channel: str, pool) -> list[Candidate]:
-    """SPEC §2 steps 5 and 7, restated: the numbers a new assignment may use."""
+    """SPEC §2 steps 5 and 7 and §14, restated: the numbers a new assignment may use."""
     return [
         c
         for c in pool
-        if can_carry(c, recipient, channel) and (c.healthy or not settings.skip_unhealthy)
+        if can_carry(c, recipient, channel)
+        and (c.healthy or not settings.skip_unhealthy)
+        and takes_new_recipients(c)
     ]
 
 
@@ -1238,6 +1381,7 @@ def test_sender_is_always_an_eligible_pool_number_an_alphanumeric_sender_or_a_re
         assert result.number == mapping.candidate
     else:
         assert result.number.healthy or not effective.skip_unhealthy
+        assert takes_new_recipients(result.number)
         assert result.create_mapping == (effective.sticky and not result.opted_out)
 
 
@@ -1310,7 +1454,7 @@ def test_live_mapping_to_an_eligible_number_always_wins(pool, settings, data):
     """Precondition: sticky on for the destination, the mapping live (unused for less
     than the TTL, or TTL 0), its number able to carry the channel to the recipient,
     Numeric strategy, the destination allowed, and under scope pool no opt-out from the
-    pool. Health, skip-unhealthy, geomatch, weights and counters do not matter."""
+    pool. Health, skip-unhealthy, capacity, geomatch, weights and counters do not matter."""
     request = replace(data.draw(requests(pool)), strategy=Strategy.NUMERIC)
     mapped = data.draw(st.sampled_from(pool))
     mapped = replace(mapped, sms=True, mms=True)

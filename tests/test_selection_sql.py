@@ -25,6 +25,7 @@ from pools.services.selection import (
 )
 from tests.factories import AccountFactory, ConnectionFactory
 from tests.scenarios import number_of
+from virtual_numbers.models import Number
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +47,11 @@ number_spec = st.fixed_dictionaries(
         "assignments": st.integers(0, 6),
         "used_minutes_ago": st.none() | st.integers(0, 3),
         "busy_seconds": st.sampled_from([0, 0, 30, 300]),
+        "cordoned": st.booleans(),
+        "daily_cap": st.none() | st.integers(1, 3),
+        "new_recipients": st.integers(0, 4),
+        # The day of that count: today (UTC), yesterday, never.
+        "new_recipients_days_ago": st.sampled_from([0, 1, None]),
     }
 )
 settings_spec = st.fixed_dictionaries(
@@ -82,6 +88,14 @@ def seed(specs, pool_fields) -> Pool:
             health_override=spec["healthy"],
             connection=down if spec["down"] else None,
             next_slot_at=NOW.timestamp() + spec["busy_seconds"],
+            state=Number.State.CORDONED if spec["cordoned"] else Number.State.ACTIVE,
+            daily_new_recipients=spec["daily_cap"],
+            new_recipients_today=spec["new_recipients"],
+            new_recipients_on=(
+                None
+                if spec["new_recipients_days_ago"] is None
+                else NOW.date() - timedelta(days=spec["new_recipients_days_ago"])
+            ),
             last_used_at=(
                 None
                 if spec["used_minutes_ago"] is None
@@ -117,6 +131,10 @@ def as_candidate(pool_number: PoolNumber) -> Candidate:
         next_slot_at=number.next_slot_at,
         connection_id=number.connection_id,
         connection_status=number.connection.state_status if number.connection else "up",
+        cordoned=number.state == Number.State.CORDONED,
+        daily_cap=number.daily_new_recipients,
+        new_recipients=number.new_recipients_today,
+        new_recipients_on=number.new_recipients_on,
     )
 
 

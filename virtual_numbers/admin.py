@@ -24,6 +24,7 @@ from pools.models import Pool
 from pools.services.pools import pool_assign_numbers, pool_remove_numbers
 from pools_project.errors import ServiceError
 from virtual_numbers import services
+from virtual_numbers.capacity import utc_today
 from virtual_numbers.importing import ImportReport, numbers_import, read_numbers_csv
 from virtual_numbers.models import Number
 
@@ -95,6 +96,19 @@ class NumberAdminForm(forms.ModelForm):
         max_value=services.MAX_PARTS_PER_SECOND,
         help_text=Number._meta.get_field("parts_per_second").help_text,
     )
+    daily_new_recipients = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=services.MAX_DAILY_NEW_RECIPIENTS,
+        help_text=Number._meta.get_field("daily_new_recipients").help_text,
+    )
+    # A form posted without it registers the number active, as the API does.
+    state = forms.TypedChoiceField(
+        choices=Number.State.choices,
+        required=False,
+        empty_value=Number.State.ACTIVE,
+        help_text=Number._meta.get_field("state").help_text,
+    )
 
     class Meta:
         model = Number
@@ -108,6 +122,8 @@ class NumberAdminForm(forms.ModelForm):
             "health_override",
             "connection",
             "parts_per_second",
+            "state",
+            "daily_new_recipients",
         ]
         widgets = {"health_override": HealthOverrideSelect}
 
@@ -241,6 +257,7 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         "location",
         "pool",
         "healthy",
+        "state",
         "last_used_at",
         "account",
     ]
@@ -249,6 +266,7 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         "type",
         NumberPoolFilter,
         HealthFilter,
+        "state",
         AssignedFilter,
         ("connection", admin.RelatedOnlyFieldListFilter),
         ACCOUNT_FILTER,
@@ -256,7 +274,7 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     list_select_related = ["account", "pool_number__pool"]
     search_fields = ["number", "area_code", "location"]
     autocomplete_fields = ["account"]
-    actions = ["assign_to_pool", "remove_from_pool"]
+    actions = ["assign_to_pool", "remove_from_pool", "cordon", "activate"]
     change_list_template = "admin/numbers/number/change_list.html"  # adds "Import CSV"
 
     def get_urls(self):
@@ -270,13 +288,15 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         sending = ("Sending", {"fields": ["connection", "parts_per_second"]})
+        capacity = ["state", "daily_new_recipients"]
         if obj is None:
             fields = ["account", "number", "type", "country", "sms_capable", "mms_capable"]
-            return [(None, {"fields": fields}), sending]
+            return [(None, {"fields": fields}), sending, ("New recipients", {"fields": capacity})]
         return [
             (None, {"fields": ["account", "number", "country", "area_code", "location", "pool"]}),
             ("Type and capabilities", {"fields": ["type", "sms_capable", "mms_capable"]}),
             sending,
+            ("New recipients", {"fields": [*capacity, "new_recipients_taken_today"]}),
             (
                 "Health and usage",
                 {
@@ -315,10 +335,15 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             "pool",
             "healthy",
             "computed_healthy",
+            "new_recipients_taken_today",
             "last_used_at",
             "messages_sent",
             "created_at",
         ]
+
+    @admin.display(description="new recipients today (UTC)")
+    def new_recipients_taken_today(self, number):
+        return number.new_recipients_on_day(utc_today())
 
     @admin.display(description="pool", ordering="pool_number__pool__name")
     def pool(self, number):
@@ -339,6 +364,8 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
                 healthy=data["health_override"],
                 connection=data["connection"],
                 parts_per_second=data["parts_per_second"],
+                daily_new_recipients=data["daily_new_recipients"],
+                state=data["state"],
             )
         return services.number_register(
             account=data["account"],
@@ -348,6 +375,8 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             country=data["country"],
             connection=data["connection"],
             parts_per_second=data["parts_per_second"],
+            daily_new_recipients=data["daily_new_recipients"],
+            state=data["state"],
         )
 
     def delete_model(self, request, obj):
@@ -415,6 +444,25 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         removed = sum(len(numbers) for numbers in by_pool.values())
         names = ", ".join(f"“{pool}”" for pool in by_pool)
         self.message_user(request, f"Removed {removed} number(s) from {names}.", messages.SUCCESS)
+
+    @admin.action(description="Cordon selected numbers", permissions=["change"])
+    def cordon(self, request, queryset):
+        changed = services.numbers_set_state(numbers=queryset, state=Number.State.CORDONED)
+        self.message_user(
+            request,
+            f"{changed} number(s) cordoned: they take no new recipients, and keep serving "
+            "their sticky mappings until these expire.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Activate selected numbers", permissions=["change"])
+    def activate(self, request, queryset):
+        changed = services.numbers_set_state(numbers=queryset, state=Number.State.ACTIVE)
+        self.message_user(
+            request,
+            f"{changed} number(s) activated: they take new recipients again.",
+            messages.SUCCESS,
+        )
 
     def import_csv_view(self, request):
         """Step 1 previews the CSV with a dry run, whose report is exact; step 2 imports it."""

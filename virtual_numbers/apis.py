@@ -76,7 +76,11 @@ class NumberDetailApi(generics.GenericAPIView):
     @extend_schema(
         request=NumberUpdateSerializer,
         responses={200: NumberSerializer, **errors(*WITH_BODY, NUMBER_NOT_FOUND)},
-        examples=[request_example("Taken out of rotation", {"healthy": False})],
+        examples=[
+            request_example("Taken out of rotation", {"healthy": False}),
+            request_example("Being retired: no new recipients", {"state": "cordoned"}),
+            request_example("At most 200 new recipients a day", {"dailyNewRecipients": 200}),
+        ],
     )
     def patch(self, request, number_id):
         number = number_or_404(request, number_id)

@@ -9,3 +9,11 @@ class NumberType(models.TextChoices):
     LONGCODE = "longcode", "Long code"
     TOLLFREE = "tollfree", "Toll-free"
     SHORTCODE = "shortcode", "Short code"
+
+
+class NumberState(models.TextChoices):
+    """Whether a number takes new recipients (SPEC §14); a cordoned one keeps serving its
+    sticky mappings until they expire."""
+
+    ACTIVE = "active", "Active"
+    CORDONED = "cordoned", "Cordoned"

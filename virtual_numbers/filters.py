@@ -28,6 +28,7 @@ class NumberFilter(django_filters.FilterSet):
     poolId = django_filters.UUIDFilter(field_name="pool_number__pool_id")
     assigned = StrictBooleanFilter(field_name="pool_number", lookup_expr="isnull", exclude=True)
     healthy = StrictBooleanFilter(method="filter_healthy")
+    state = django_filters.ChoiceFilter(choices=Number.State.choices)
     # The numbers that name the connection (those that name none show connectionId null).
     connectionId = django_filters.UUIDFilter(field_name="connection_id")
 

@@ -1,11 +1,12 @@
 import uuid
+from datetime import date
 
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account
-from virtual_numbers.choices import NumberType
+from virtual_numbers.choices import NumberState, NumberType
 
 
 class NumberQuerySet(models.QuerySet):
@@ -27,6 +28,18 @@ class NumberQuerySet(models.QuerySet):
     def unassigned(self):
         return self.filter(pool_number__isnull=True)
 
+    def cordoned(self):
+        return self.filter(state=NumberState.CORDONED)
+
+    def at_daily_cap(self, day: date):
+        """Those that took their daily cap of new recipients on `day` (UTC): the rule
+        selection applies in SQL (`virtual_numbers.capacity`)."""
+        return self.filter(
+            daily_new_recipients__isnull=False,
+            new_recipients_on=day,
+            new_recipients_today__gte=F("daily_new_recipients"),
+        )
+
     def with_queue_depth(self):
         """`queue_depth`: messages waiting for the number (Queued, not yet handed over)."""
         message = self.model._meta.get_field("messages").related_model
@@ -44,6 +57,7 @@ class Number(models.Model):
     """A sender the account owns: an E.164 long code or toll-free number, or a short code."""
 
     Type = NumberType
+    State = NumberState
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="numbers")
@@ -85,6 +99,23 @@ class Number(models.Model):
         help_text="Its send rate in message parts per second. Empty: the type's default "
         "(1 for a long code, 3 toll-free, 100 for a short code).",
     )
+    state = models.CharField(
+        max_length=10,
+        choices=State.choices,
+        default=State.ACTIVE,
+        help_text="Cordoned: it takes no new recipients, but keeps serving its sticky mappings "
+        "until they expire (a number being retired, or one carriers have started to filter).",
+    )
+    daily_new_recipients = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The new recipients it may take per UTC day (in a pool without sticky, every "
+        "message is one). Empty: no limit. Switchboard's default is 200.",
+    )
+    # The daily cap's counter: the new recipients it took on `new_recipients_on` (a UTC
+    # day). The send that records a new assignment counts it, and starts again on a new day.
+    new_recipients_today = models.PositiveIntegerField(default=0, editable=False)
+    new_recipients_on = models.DateField(null=True, editable=False)
     # Pacing: when (epoch seconds) its next part may leave; a send reserves its slot here.
     next_slot_at = models.FloatField(default=0, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -127,6 +158,15 @@ class Number(models.Model):
                 condition=Q(parts_per_second__isnull=True) | Q(parts_per_second__gt=0),
                 name="numbers_number_rate_positive",
             ),
+            models.CheckConstraint(
+                condition=Q(state__in=NumberState.values),
+                name="numbers_number_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(daily_new_recipients__isnull=True) | Q(daily_new_recipients__gt=0),
+                name="numbers_number_daily_cap_positive",
+                violation_error_message="A daily cap of new recipients is at least 1.",
+            ),
         ]
 
     def __str__(self):
@@ -144,6 +184,10 @@ class Number(models.Model):
     def rate(self) -> float:
         """Parts per second: its own, or its type's default (the rates Twilio publishes)."""
         return self.parts_per_second or DEFAULT_PARTS_PER_SECOND[self.type]
+
+    def new_recipients_on_day(self, day: date) -> int:
+        """The new recipients it took on `day` (UTC)."""
+        return self.new_recipients_today if self.new_recipients_on == day else 0
 
     @property
     def capabilities(self) -> list[str]:

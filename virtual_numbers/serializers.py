@@ -1,10 +1,24 @@
 from rest_framework import serializers
 
 from carriers.selectors import connection_list
-from pools_project.api import RateField, StrictBooleanField, StrictInputMixin
+from pools_project.api import JsonIntegerField, RateField, StrictBooleanField, StrictInputMixin
 from pools_project.schema import SenderNumberField
+from virtual_numbers.capacity import utc_today
 from virtual_numbers.models import Number
-from virtual_numbers.services import CAPABILITIES, MAX_PARTS_PER_SECOND
+from virtual_numbers.services import (
+    CAPABILITIES,
+    MAX_DAILY_NEW_RECIPIENTS,
+    MAX_PARTS_PER_SECOND,
+)
+
+STATE_HELP = (
+    "`cordoned`: it takes no new recipients, but keeps serving its sticky mappings until "
+    "they expire (a number being retired, or one carriers have started to filter)."
+)
+DAILY_NEW_RECIPIENTS_HELP = (
+    "The new recipients it may take per UTC day (in a pool without sticky, every message "
+    "is one); null: no limit. Switchboard's default is 200."
+)
 
 
 class NumberSerializer(serializers.ModelSerializer):
@@ -23,6 +37,13 @@ class NumberSerializer(serializers.ModelSerializer):
         source="rate", help_text="Its send rate: its own, or its type's default."
     )
     queueDepth = serializers.SerializerMethodField(help_text="Messages waiting for it.")
+    state = serializers.ChoiceField(choices=Number.State.choices, help_text=STATE_HELP)
+    dailyNewRecipients = serializers.IntegerField(
+        source="daily_new_recipients", allow_null=True, help_text=DAILY_NEW_RECIPIENTS_HELP
+    )
+    newRecipientsToday = serializers.SerializerMethodField(
+        help_text="The new recipients it took today (UTC), against `dailyNewRecipients`."
+    )
     createdAt = serializers.DateTimeField(source="created_at")
     lastUsedAt = serializers.DateTimeField(
         source="last_used_at", allow_null=True, help_text="Null until it first sends."
@@ -43,6 +64,9 @@ class NumberSerializer(serializers.ModelSerializer):
             "connectionId",
             "partsPerSecond",
             "queueDepth",
+            "state",
+            "dailyNewRecipients",
+            "newRecipientsToday",
             "createdAt",
             "lastUsedAt",
         ]
@@ -61,6 +85,9 @@ class NumberSerializer(serializers.ModelSerializer):
             .values_list("queue_depth", flat=True)
             .get(pk=number.pk)
         )
+
+    def get_newRecipientsToday(self, number) -> int:
+        return number.new_recipients_on_day(utc_today())
 
     def to_representation(self, number):
         data = super().to_representation(number)
@@ -99,6 +126,17 @@ def parts_per_second_field():
     )
 
 
+def daily_new_recipients_field():
+    return JsonIntegerField(
+        source="daily_new_recipients",
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_DAILY_NEW_RECIPIENTS,
+        help_text=DAILY_NEW_RECIPIENTS_HELP,
+    )
+
+
 def capabilities_field(**kwargs):
     return serializers.ListField(
         child=serializers.ChoiceField(choices=CAPABILITIES), min_length=1, **kwargs
@@ -112,6 +150,10 @@ class NumberRegisterSerializer(StrictInputMixin, serializers.Serializer):
     country = serializers.CharField(required=False, default="", max_length=2)
     connectionId = AccountConnectionField()
     partsPerSecond = parts_per_second_field()
+    dailyNewRecipients = daily_new_recipients_field()
+    state = serializers.ChoiceField(
+        choices=Number.State.choices, default=Number.State.ACTIVE, help_text=STATE_HELP
+    )
 
 
 class NumberUpdateSerializer(StrictInputMixin, serializers.Serializer):
@@ -124,3 +166,7 @@ class NumberUpdateSerializer(StrictInputMixin, serializers.Serializer):
     )
     connectionId = AccountConnectionField()
     partsPerSecond = parts_per_second_field()
+    dailyNewRecipients = daily_new_recipients_field()
+    state = serializers.ChoiceField(
+        choices=Number.State.choices, required=False, help_text=STATE_HELP
+    )

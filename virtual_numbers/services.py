@@ -1,6 +1,7 @@
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from accounts.models import Account
 from carriers.models import Connection
@@ -10,6 +11,8 @@ from virtual_numbers.phone import PhoneFacts, invalid, parse_e164, parse_short_c
 
 CAPABILITIES = ("sms", "mms")
 MAX_PARTS_PER_SECOND = 1000
+# More than the fastest number sends in a day: a higher cap would never be reached.
+MAX_DAILY_NEW_RECIPIENTS = MAX_PARTS_PER_SECOND * 24 * 60 * 60
 UNSET = object()
 
 
@@ -41,6 +44,24 @@ def check_connection_account(*, account_id, connection: Connection | None) -> No
         )
 
 
+def check_capacity(*, daily_new_recipients=None, state=Number.State.ACTIVE) -> None:
+    """A daily cap is a whole number from 1 (None: no limit); a state is one of `Number.State`."""
+    errors = {}
+    if daily_new_recipients is not None and not (
+        isinstance(daily_new_recipients, int)
+        and 1 <= daily_new_recipients <= MAX_DAILY_NEW_RECIPIENTS
+    ):
+        errors["dailyNewRecipients"] = [
+            f"A whole number from 1 to {MAX_DAILY_NEW_RECIPIENTS}, or null for no limit."
+        ]
+    if state not in Number.State.values:
+        errors["state"] = [f"One of {', '.join(Number.State.values)}."]
+    if errors:
+        raise ServiceError(
+            "VALIDATION_ERROR", " ".join(m for ms in errors.values() for m in ms), errors=errors
+        )
+
+
 def number_register(
     *,
     account: Account,
@@ -50,10 +71,14 @@ def number_register(
     country: str = "",
     connection: Connection | None = None,
     parts_per_second: float | None = None,
+    daily_new_recipients: int | None = None,
+    state: str = Number.State.ACTIVE,
 ) -> Number:
     """Register a sender. `connection` None: it sends through the account's default;
-    `parts_per_second` None: at its type's rate."""
+    `parts_per_second` None: at its type's rate; `daily_new_recipients` None: it takes
+    any number of new recipients a day."""
     check_connection_account(account_id=account.pk, connection=connection)
+    check_capacity(daily_new_recipients=daily_new_recipients, state=state)
     if type not in Number.Type.values:
         raise invalid(f"{type!r} is not a number type ({', '.join(Number.Type.values)}).")
     capabilities = set(capabilities)
@@ -76,6 +101,8 @@ def number_register(
                 mms_capable="mms" in capabilities,
                 connection=connection,
                 parts_per_second=parts_per_second,
+                daily_new_recipients=daily_new_recipients,
+                state=state,
             )
     except IntegrityError as exc:
         # Another request registered the same number between the check and the insert.
@@ -90,13 +117,16 @@ def number_update(
     healthy=UNSET,
     connection=UNSET,
     parts_per_second=UNSET,
+    daily_new_recipients=UNSET,
+    state=UNSET,
 ) -> Number:
     """Change a number's type, capabilities, the operator's health override, its
-    connection or its rate.
+    connection, its rate, its daily cap of new recipients or its state.
 
     `healthy=None` drops the override, so health follows delivery reports again;
     `connection=None` sends through the account's default; `parts_per_second=None` goes
-    back to the type's rate.
+    back to the type's rate; `daily_new_recipients=None` lifts the cap. The new
+    recipients it took today still count against a cap set today.
     """
     changes = {}
     if type is not UNSET:
@@ -112,11 +142,24 @@ def number_update(
         changes["connection"] = connection
     if parts_per_second is not UNSET:
         changes["parts_per_second"] = parts_per_second
+    if daily_new_recipients is not UNSET:
+        check_capacity(daily_new_recipients=daily_new_recipients)
+        changes["daily_new_recipients"] = daily_new_recipients
+    if state is not UNSET:
+        check_capacity(state=state)
+        changes["state"] = state
     for field, value in changes.items():
         setattr(number, field, value)
     # Only what changed: sending updates its counters and pacing slot at the same time.
     number.save(update_fields=list(changes))
     return number
+
+
+def numbers_set_state(*, numbers: QuerySet[Number], state: str) -> int:
+    """Cordon or activate the numbers; how many changed. A cordoned number takes no new
+    recipients and keeps serving its sticky mappings until they expire (SPEC §14)."""
+    check_capacity(state=state)
+    return numbers.exclude(state=state).update(state=state)
 
 
 def number_delete(*, number: Number) -> None:

@@ -86,12 +86,22 @@ def message_send(
     )
     channel = Message.Channel.of(media_urls)
     now = timezone.now()
+    due = max(send_at, now) if send_at else now
+    expires_at = due + timedelta(seconds=ttl) if ttl else None
+    plan = None
+    if intent == Message.Intent.MARKETING:
+        plan = marketing_hold(
+            pool=pool, to=recipient.number, requested=due, deadline=expires_at, lock=True
+        )
+        send_at = plan.send_at if plan.held else send_at
+    goes_now = not (send_at and send_at > now) and not (plan and plan.expired)
     chosen = sender_select(
         loaded=loaded,
         recipient=recipient,
         channel=channel,
         strategy=strategy,
-        parts=parts,
+        # A message that goes later takes its turn at its number's rate when it does.
+        parts=parts if goes_now else 0,
         now=now,
     )
     decision = chosen.decision
@@ -101,15 +111,9 @@ def message_send(
     connection_id = chosen.connection_id
     if chosen.number_id is None and not decision.opted_out:
         connection_id = loaded.default_connection.id
-    due = max(send_at, now) if send_at else now
-    expires_at = due + timedelta(seconds=ttl) if ttl else None
-    explanation, plan = decision.explanation, None
-    if intent == Message.Intent.MARKETING and not decision.opted_out:
-        plan = marketing_hold(
-            pool=pool, to=chosen.recipient, requested=due, deadline=expires_at, lock=True
-        )
+    explanation = decision.explanation
+    if plan is not None and not decision.opted_out:
         explanation += plan.explanation
-        send_at = plan.send_at if plan.held else send_at
     if decision.opted_out:
         status, detailed_status = Message.Status.UNDELIVERED, Message.OPTED_OUT
     elif plan is not None and plan.expired:
@@ -137,7 +141,6 @@ def message_send(
         send_at=send_at,
         ttl=ttl,
         expires_at=expires_at,
-        # A scheduled message takes its turn at its number's rate when it is released.
         dispatch_at=slot_time(chosen.slot, now) if status == Message.Status.QUEUED else None,
         status=status,
         detailed_status=detailed_status,

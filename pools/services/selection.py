@@ -12,13 +12,17 @@ What is serialised, and by what:
 - two first messages to one recipient: the mapping's unique index — the second insert
   waits for the first to commit, finds its mapping, and uses it;
 - two new recipients choosing at once: each locks the number it takes, and the other
-  skips it (SKIP LOCKED) for the next best, so neither waits for the other.
+  skips it (SKIP LOCKED) for the next best, so neither waits for the other;
+- two new recipients for a number's last place under its daily cap: the number's row —
+  the statement that records the use waits for the other's and checks the cap again;
+  the send that finds no place left undoes its writes (a savepoint) and chooses again.
 """
 
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -34,7 +38,8 @@ from pools.models import Pool, PoolNumber, StickyMapping
 from pools.selectors import pool_not_found
 from pools_project.db import db_value
 from pools_project.errors import ServiceError
-from virtual_numbers.choices import NumberType
+from virtual_numbers import capacity
+from virtual_numbers.choices import NumberState, NumberType
 from virtual_numbers.models import Number
 from virtual_numbers.pacing import number_record_use
 from virtual_numbers.phone import parse_e164
@@ -108,7 +113,8 @@ _CANDIDATE = (
     "pn.id, pn.number_id, pn.mapping_count, pn.assignment_count, n.number, n.type, "
     "n.country, n.area_code, n.location, n.sms_capable, n.mms_capable, n.last_used_at, "
     "n.next_slot_at, COALESCE(n.health_override, n.computed_healthy), n.connection_id, "
-    "c.state_status"
+    "c.state_status, n.state, n.daily_new_recipients, n.new_recipients_today, "
+    "n.new_recipients_on"
 )
 _NUMBERS = (
     f"{PoolNumber._meta.db_table} pn JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
@@ -118,7 +124,8 @@ _NUMBERS = (
 
 def _candidate(row, default: DefaultConnection) -> core.Candidate:
     (pk, number_id, mapping_count, assignment_count, number, number_type, country, area_code,
-     location, sms, mms, last_used_at, next_slot_at, healthy, connection_id, status) = row  # fmt: skip
+     location, sms, mms, last_used_at, next_slot_at, healthy, connection_id, status, state,
+     daily_cap, new_recipients, new_recipients_on) = row  # fmt: skip
     return core.Candidate(
         id=pk,
         number=number,
@@ -136,6 +143,10 @@ def _candidate(row, default: DefaultConnection) -> core.Candidate:
         next_slot_at=next_slot_at,
         connection_id=_uuid(connection_id) or default.id,
         connection_status=status or default.status,
+        cordoned=state != NumberState.ACTIVE,
+        daily_cap=daily_cap,
+        new_recipients=new_recipients,
+        new_recipients_on=_date(new_recipients_on),
     )
 
 
@@ -143,6 +154,12 @@ def _rows(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+class _TierChanged(Exception):
+    """Between two statements of one choice, another send's commit changed the tier
+    (it took a number's last place under its daily cap, or a number was cordoned): the
+    choice starts again on what is committed now."""
 
 
 class SqlPoolNumbers:
@@ -164,48 +181,79 @@ class SqlPoolNumbers:
         return numbers & self.opted_out_pool_numbers
 
     def first_tier(self, tiers, eligibility, busy_after):
-        index = self._first_tier_index(tiers, eligibility) if len(tiers) > 1 else 0
-        if index is None:
+        index, held = self._first_tiers(tiers, eligibility) if len(tiers) > 1 else (0, 0)
+        if held is None:
             return None
-        groups, unhealthy = [], 0
-        for number_type, down, over, healthy, count, assigned in self._grouped(
-            tiers[index], eligibility, busy_after
-        ):
-            if healthy or not eligibility.healthy_only:
-                groups.append(core.Group(number_type, count, assigned or 0, bool(down), bool(over)))
-            else:
-                unhealthy += count
-        return core.TierFacts(index, tuple(groups), unhealthy) if groups else None
+        shown = held if index is None else index
+        counts, assigned, left_out = Counter(), Counter(), Counter()
+        rows = self._grouped(tiers[shown], eligibility, busy_after)
+        for number_type, down, over, healthy, cordoned, at_cap, count, assigned_sum in rows:
+            reason = eligibility.reason(
+                healthy=bool(healthy), cordoned=bool(cordoned), at_cap=bool(at_cap)
+            )
+            if reason:
+                left_out[reason] += count
+                continue
+            key = (number_type, bool(down), bool(over))
+            counts[key] += count
+            assigned[key] += assigned_sum or 0
+        if not counts and not (left_out[core.CORDONED] or left_out[core.AT_CAP]):
+            return None  # the only tier (not probed), and no number in it even capacity aside
+        return core.TierFacts(
+            shown,
+            tuple(core.Group(t, n, assigned[t, d, o], d, o) for (t, d, o), n in counts.items()),
+            left_out[core.UNHEALTHY],
+            left_out[core.CORDONED],
+            left_out[core.AT_CAP],
+            passed=held if index is not None and held < index else None,
+        )
 
-    def _first_tier_index(self, tiers, eligibility) -> int | None:
+    def _first_tiers(self, tiers, eligibility) -> tuple[int | None, int | None]:
         """One statement of index probes, tier by tier, stopping at the first that has
-        an eligible number: no tier is counted to find out whether it is empty."""
-        probes, params = [], []
-        for i, tier in enumerate(tiers):
-            where, where_params = self._where(eligibility, tier)
-            probes.append(f"(SELECT {i} FROM {_NUMBERS} WHERE {where} LIMIT 1)")
-            params += where_params
-        return _rows(f"SELECT COALESCE({', '.join(probes)})", params)[0][0]
+        an eligible number: no tier is counted to find out whether it is empty. Probed
+        twice: as eligible, and capacity aside (which tier capacity alone passes over)."""
+        columns, params = [], []
+        for probed in (eligibility, eligibility.ignoring_capacity()):
+            probes = []
+            for i, tier in enumerate(tiers):
+                where, where_params = self._where(probed, tier)
+                probes.append(f"(SELECT {i} FROM {_NUMBERS} WHERE {where} LIMIT 1)")
+                params += where_params
+            columns.append(f"COALESCE({', '.join(probes)})")
+        return _rows(f"SELECT {', '.join(columns)}", params)[0]
 
     def _grouped(self, tier, eligibility, busy_after):
-        """The tier's numbers grouped by what the choice reads; the unhealthy ones too,
-        to say how many skip-unhealthy left out."""
+        """The tier's numbers grouped by what the choice reads; those health or capacity
+        leave out too, to say how many."""
         everyone = core.Eligibility(eligibility.channel, eligibility.country)
         where, params = self._where(everyone, tier)
         over, over_params = (
             ("1 = 0", []) if busy_after is None else ("n.next_slot_at > %s", [busy_after])
         )
+        active, active_params = capacity.active("n")
+        # Asked without a day, `Eligibility.reason` reads no capacity: any day fills the column.
+        under_cap, cap_params = capacity.under_daily_cap("n", eligibility.new_on or date.min)
         return _rows(
             "SELECT n.type, COALESCE(c.state_status, %s) = %s, "
             f"{over}, COALESCE(n.health_override, n.computed_healthy), "
+            f"NOT ({active}), NOT {under_cap}, "
             f"COUNT(*), SUM(pn.assignment_count) FROM {_NUMBERS} WHERE {where} "
-            "GROUP BY 1, 2, 3, 4",
-            [self.default.status, Connection.Status.DOWN, *over_params, *params],
+            "GROUP BY 1, 2, 3, 4, 5, 6",
+            [
+                self.default.status,
+                Connection.Status.DOWN,
+                *over_params,
+                *active_params,
+                *cap_params,
+                *params,
+            ],
         )
 
     def members(self, tier, eligibility):
         where, params = self._where(eligibility, tier)
         rows = _rows(f"SELECT {_CANDIDATE} FROM {_NUMBERS} WHERE {where}", params)
+        if not rows:
+            raise _TierChanged  # asked of a tier that had numbers a statement ago
         return [_candidate(row, self.default) for row in rows]
 
     def best(self, tier, eligibility, number_type, by_mappings):
@@ -222,7 +270,10 @@ class SqlPoolNumbers:
             free = _rows(sql + " FOR NO KEY UPDATE OF pn SKIP LOCKED", params)
             if free:
                 return _candidate(free[0], self.default)
-        return _candidate(_rows(sql, params)[0], self.default)
+        rows = _rows(sql, params)
+        if not rows:
+            raise _TierChanged  # the group the tier probe counted is gone
+        return _candidate(rows[0], self.default)
 
     def _where(self, eligibility: core.Eligibility, tier: core.Tier) -> tuple[str, list]:
         capable = "n.mms_capable" if eligibility.channel == Channel.MMS else "n.sms_capable"
@@ -234,6 +285,10 @@ class SqlPoolNumbers:
         ]
         if eligibility.healthy_only:
             where.append("COALESCE(n.health_override, n.computed_healthy)")
+        if eligibility.new_on is not None:
+            takes_new, takes_new_params = capacity.takes_new_recipients("n", eligibility.new_on)
+            where.append(takes_new)
+            params += takes_new_params
         if tier.area_codes:
             where.append(f"n.area_code IN ({', '.join(['%s'] * len(tier.area_codes))})")
             params += sorted(tier.area_codes)
@@ -335,6 +390,11 @@ def _uuid(value) -> uuid.UUID | None:
     return uuid.UUID(value) if isinstance(value, str) else value
 
 
+def _date(value) -> date | None:
+    """A date from a raw row: SQLite gives its ISO text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _datetime(value) -> datetime | None:
     """A timestamp from a raw row: SQLite's are naive, in UTC as Django stored them."""
     if isinstance(value, str):
@@ -349,7 +409,11 @@ def _decide(loaded: PoolForSend, request: core.Request, *, claim: bool):
     mapping, mapping_row = _mapping(loaded, request.recipient.number, lock=claim)
     numbers = SqlPoolNumbers(loaded, claim=claim)
     try:
-        return core.decide(pool_settings(pool), request, mapping, numbers), mapping_row
+        while True:
+            try:
+                return core.decide(pool_settings(pool), request, mapping, numbers), mapping_row
+            except _TierChanged:
+                continue  # read as it is now
     except core.Refusal as refusal:
         raise ServiceError(
             refusal.code,
@@ -398,10 +462,25 @@ def sender_select(
     request = _request(loaded, recipient, channel, strategy, now)
     while True:
         decision, mapping_row = _decide(loaded, request, claim=True)
-        # False: another send changed the recipient's mapping meanwhile (created it, or
-        # it was purged or moved); deciding again sees what that send committed.
-        if _apply(loaded.pool, request, decision, mapping_row):
-            return _record_use(request, decision, parts)
+        # A new assignment's writes are a savepoint: when they cannot all be made, what
+        # was written goes with it (no half-written mapping), and deciding again sees
+        # what the other send committed. Any other decision's only write that can fail
+        # is its first.
+        with transaction.atomic() if decision.new_assignment else nullcontext():
+            selection = _write(loaded.pool, request, decision, mapping_row, parts)
+            if selection is None and decision.new_assignment:
+                transaction.set_rollback(True)
+        if selection is not None:
+            return selection
+
+
+def _write(pool, request, decision: core.Decision, mapping_row, parts: int) -> Selection | None:
+    """The decision's mapping, counters and turn; None if another send got in the way:
+    it changed the recipient's mapping meanwhile (created it, or it was purged or
+    moved), or took the chosen number's last place under its daily cap."""
+    if not _apply(pool, request, decision, mapping_row):
+        return None
+    return _record_use(request, decision, parts)
 
 
 def _apply(pool, request, decision: core.Decision, mapping_row) -> bool:
@@ -473,12 +552,18 @@ def _mapping_delete(mapping_row: MappingRow) -> bool:
     return True
 
 
-def _record_use(request: core.Request, decision: core.Decision, parts: int) -> Selection:
+def _record_use(request: core.Request, decision: core.Decision, parts: int) -> Selection | None:
+    """The selection with its turn; None if its number takes no new recipient now."""
     chosen = Selection(request.recipient.number, decision)
     if chosen.number_id is None:
         return chosen
-    slot = number_record_use(number_id=chosen.number_id, used_at=request.now, parts=parts)
-    return Selection(chosen.recipient, decision, slot)
+    slot = number_record_use(
+        number_id=chosen.number_id,
+        used_at=request.now,
+        parts=parts,
+        new_recipient=decision.new_assignment,
+    )
+    return None if slot is None else Selection(chosen.recipient, decision, slot)
 
 
 @transaction.atomic

@@ -26,6 +26,7 @@ from messaging.schema import (
     MessageResourceSerializer,
     StatusAckSerializer,
 )
+from messaging.selectors import marketing_hold
 from messaging.serializers import (
     ClickSerializer,
     MessageSerializer,
@@ -37,7 +38,7 @@ from messaging.serializers import (
 from messaging.services.inbound import inbound_action, inbound_event_receive, inbound_receive
 from messaging.services.lifecycle import message_report_status, receipt_apply
 from messaging.services.replays import carrier_webhook_first_seen
-from messaging.services.scheduling import marketing_hold, message_cancel
+from messaging.services.scheduling import message_cancel
 from messaging.services.sending import message_send
 from optout.serializers import InboundSerializer
 from pools.choices import Channel
@@ -210,7 +211,6 @@ class SenderPreviewApi(generics.GenericAPIView):
                 to=chosen.recipient,
                 requested=max(data.get("sendAt") or timezone.now(), timezone.now()),
                 deadline=None,
-                lock=False,
             )
             preview["explanation"] = "\n".join([preview["explanation"], *plan.explanation])
             preview["sendAt"] = serializers.DateTimeField().to_representation(plan.send_at)

@@ -95,6 +95,11 @@ class RecipientRules:
     zones: tuple[str, ...]  # IANA names; empty when phonenumbers knows none for the number
     legal: tuple[LegalRule, ...]
 
+    @property
+    def limited(self) -> bool:
+        """A law caps the marketing messages it may get a day: its others count."""
+        return any(rule.max_per_24h is not None for rule in self.legal)
+
 
 @dataclass(frozen=True)
 class MarketingPlan:

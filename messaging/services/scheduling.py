@@ -7,17 +7,16 @@ takes it from there like any other. Two runners overlapping release each message
 the conditional UPDATE that moves it says which of them won.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
 from messaging import encoding
 from messaging.models import Message
-from messaging.quiet_hours import MarketingPlan, QuietWindow, marketing_plan, recipient_rules
+from messaging.quiet_hours import MarketingPlan, recipient_rules
+from messaging.selectors import marketing_hold
 from messaging.services.dispatch import message_enqueue
 from messaging.services.lifecycle import status_event_record
 from pools.models import Pool
@@ -27,46 +26,15 @@ from pools_project.errors import ServiceError
 from virtual_numbers.pacing import number_reserve_slot
 
 
-def marketing_hold(
-    *, pool: Pool, to: str, requested: datetime, deadline: datetime | None, lock: bool
+def marketing_hold_locked(
+    *, pool: Pool, to: str, requested: datetime, deadline: datetime | None
 ) -> MarketingPlan:
-    """When a marketing message to `to` through `pool` may go (SPEC §13): the law's hours
-    and limits where the recipient is, and the pool's quiet hours.
-
-    Where a law limits marketing messages a day, the recipient's others are counted; with
-    `lock` (a send), under a lock held until the transaction ends, so that two sends at
-    once cannot both take the last of Florida's three.
-    """
-    rules = recipient_rules(to)
-    recent = []
-    if any(rule.max_per_24h for rule in rules.legal):
-        if lock:
-            transaction_lock(f"marketing:{pool.account_id}:{rules.number}")
-        recent = marketing_times(account_id=pool.account_id, to=rules.number, since=requested)
-    window = None
-    if pool.quiet_hours_start is not None:
-        window = QuietWindow(pool.quiet_hours_start, pool.quiet_hours_end)
-    return marketing_plan(
-        rules=rules, requested=requested, pool_quiet=window, recent=recent, deadline=deadline
-    )
-
-
-def marketing_times(*, account_id, to: str, since: datetime) -> list[datetime]:
-    """When the recipient's other marketing messages of the account went or will go, from
-    a day before `since` on: sent ones, and those still waiting; not those that ended
-    before going (canceled, held past their ttl, opted out)."""
-    day_before = since - timedelta(days=1)
-    went_or_will = Q(sent_at__isnull=False) | Q(
-        status__in=[Message.Status.SCHEDULED, Message.Status.QUEUED]
-    )
-    return list(
-        Message.objects.filter(
-            went_or_will, account_id=account_id, to=to, intent=Message.Intent.MARKETING
-        )
-        .annotate(at=Coalesce("sent_at", "send_at", "dispatch_at", "created_at"))
-        .filter(at__gte=day_before)
-        .values_list("at", flat=True)
-    )
+    """`marketing_hold` for a send: where a law limits the marketing messages a day, the
+    recipient's others are counted under a lock held until the transaction ends, so that
+    two sends at once cannot both take the last of Florida's three."""
+    if recipient_rules(to).limited:
+        transaction_lock(f"marketing:{pool.account_id}:{to}")
+    return marketing_hold(pool=pool, to=to, requested=requested, deadline=deadline)
 
 
 def slot_time(slot: float | None, now: datetime) -> datetime:

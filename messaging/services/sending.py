@@ -13,7 +13,7 @@ from messaging.models import AUTO_REPLY_RULE, Message
 from messaging.services.dispatch import message_enqueue
 from messaging.services.lifecycle import status_event_record
 from messaging.services.links import body_shorten, links_create
-from messaging.services.scheduling import marketing_hold, slot_time
+from messaging.services.scheduling import marketing_hold_locked, slot_time
 from pools.models import Pool
 from pools.services.selection import pool_for_send, recipient_facts, sender_select
 from pools_project.errors import ServiceError
@@ -90,8 +90,8 @@ def message_send(
     expires_at = due + timedelta(seconds=ttl) if ttl else None
     plan = None
     if intent == Message.Intent.MARKETING:
-        plan = marketing_hold(
-            pool=pool, to=recipient.number, requested=due, deadline=expires_at, lock=True
+        plan = marketing_hold_locked(
+            pool=pool, to=recipient.number, requested=due, deadline=expires_at
         )
         send_at = plan.send_at if plan.held else send_at
     goes_now = not (send_at and send_at > now) and not (plan and plan.expired)

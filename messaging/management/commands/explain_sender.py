@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from messaging.services.scheduling import marketing_hold
+from messaging.selectors import marketing_hold
 from pools.choices import Channel, Strategy
 from pools.selectors import pool_by_reference
 from pools.serializers import DecisionSerializer
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         decision = DecisionSerializer(chosen.decision).data
         if options["marketing"] and not chosen.decision.opted_out:
             plan = marketing_hold(
-                pool=pool, to=chosen.recipient, requested=timezone.now(), deadline=None, lock=False
+                pool=pool, to=chosen.recipient, requested=timezone.now(), deadline=None
             )
             decision["explanation"] = "\n".join([decision["explanation"], *plan.explanation])
             decision["sendAt"] = plan.send_at.isoformat() if plan.send_at else None

@@ -5,10 +5,6 @@ from accounts.admin_mixins import ACCOUNT_FILTER, AccountScopedAdmin, SavedBySer
 from accounts.models import Account, ApiKey, User
 from accounts.services import api_key_create, api_key_revoke
 
-admin.site.site_header = "Number Pools"
-admin.site.site_title = "Number Pools"
-admin.site.index_title = "Pools, numbers and API keys"
-
 
 @admin.register(Account)
 class AccountAdmin(AccountScopedAdmin):

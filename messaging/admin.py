@@ -13,16 +13,24 @@ from django.contrib.auth import get_permission_codename
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
-from accounts.admin_mixins import ACCOUNT_FILTER, ReadOnlyAdmin, ReadOnlyInline, in_scope
+from accounts.admin_mixins import (
+    ACCOUNT_FILTER,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    in_scope,
+    short_time,
+)
 from messaging.models import Click, DeliveryAttempt, Message, Notification, ShortLink, StatusEvent
 from messaging.services.notifications import notification_retry_now
 from messaging.services.scheduling import message_cancel
 from pools.admin import PoolFilter
+from pools.services.selection import sender_preview
 from pools_project.errors import ServiceError
 
 MESSAGE_FIELDSETS = [
-    (None, {"fields": ["id", "account", "pool", "to", "sender", "number", "created_at"]}),
+    (None, {"fields": ["id", "account", "pool", "to", "sender_shown", "created_at"]}),
     (
         "Status",
         {
@@ -39,9 +47,10 @@ MESSAGE_FIELDSETS = [
     (
         "Sender selection",
         {
-            "fields": ["strategy", "rule", "selection_explanation"],
+            "fields": ["strategy", "rule", "selection_explanation", "decision_now"],
             "description": "Why the recipient got this sender: the rule that chose it "
-            "and one line per step that mattered.",
+            "and one line per step that mattered; and what the pool would decide for them "
+            "now, with its numbers and mappings as they are.",
         },
     ),
     (
@@ -52,7 +61,7 @@ MESSAGE_FIELDSETS = [
                 "intent",
                 "body",
                 "media_urls",
-                "pretty_body_analysis",
+                "body_analysis_text",
                 "url_validity",
             ]
         },
@@ -72,6 +81,9 @@ MESSAGE_FIELDSETS = [
         },
     ),
 ]
+
+
+BODY_EXCERPT = 40  # characters of a body in the messages list: the list fits 1366 px
 
 
 def may_change(model_admin, request) -> bool:
@@ -115,16 +127,16 @@ class MessageAdmin(ReadOnlyAdmin):
     """Read-only: messages are written by the send service and its lifecycle only."""
 
     list_display = [
-        "id",
+        "tracking_id",
         "to",
-        "sender",
+        "sender_listed",
         "pool",
-        "status",
-        "detailed_status",
-        "rule",
-        "created_at",
+        "status_shown",
+        "body_excerpt",
+        "created",
         "account",
     ]
+    list_display_links = ["tracking_id"]
     list_filter = [
         "status",
         "channel",
@@ -135,7 +147,7 @@ class MessageAdmin(ReadOnlyAdmin):
         ACCOUNT_FILTER,
     ]
     list_select_related = ["pool", "account"]
-    search_fields = ["to", "sender", "id"]
+    search_fields = ["to", "sender", "id", "body"]
     date_hierarchy = "created_at"
     fieldsets = MESSAGE_FIELDSETS
     readonly_fields = flatten_fieldsets(MESSAGE_FIELDSETS)
@@ -162,20 +174,86 @@ class MessageAdmin(ReadOnlyAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Clicks belong to the links, and inlines do not nest: the template lists them.
         context["clicks"] = Click.objects.filter(link__message=obj).select_related("link")
-        context["notifications"] = Notification.objects.filter(message=obj).prefetch_related(
-            "attempts_made"
+        # Oldest first, as the statuses they carry came.
+        context["notifications"] = (
+            Notification.objects.filter(message=obj)
+            .order_by("created_at", "pk")
+            .prefetch_related("attempts_made")
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="tracking ID", ordering="id")
+    def tracking_id(self, message):
+        # The first 8 hex digits tell messages apart on a page; search takes the whole id.
+        return format_html('<span title="{}">{}…</span>', message.pk, str(message.pk)[:8])
+
+    @admin.display(description="status", ordering="status")
+    def status_shown(self, message):
+        if message.detailed_status:
+            return f"{message.status} ({message.detailed_status})"
+        return message.status
+
+    @admin.display(description="from", ordering="sender")
+    def sender_listed(self, message):
+        return message.sender or "-"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, message):
+        return short_time(message.created_at)
+
+    @admin.display(description="body")
+    def body_excerpt(self, message):
+        return Truncator(" ".join(message.body.split())).chars(BODY_EXCERPT)
 
     @admin.display(description="explanation")
     def selection_explanation(self, message):
         return lines_html(message.explanation.splitlines())
 
-    @admin.display(description="body analysis")
-    def pretty_body_analysis(self, message):
-        return format_html(
-            "<pre>{}</pre>", json.dumps(message.body_analysis, indent=2, ensure_ascii=False)
+    @admin.display(description="from")
+    def sender_shown(self, message):
+        if message.number_id is None:
+            return message.sender or "-"
+        url = reverse("admin:numbers_number_change", args=[message.number_id])
+        return format_html('<a href="{}">{}</a>', url, message.sender)
+
+    @admin.display(description="decision now")
+    def decision_now(self, message):
+        if message.pool is None:
+            return "The pool it was sent through is deleted."
+        try:
+            chosen = sender_preview(
+                pool=message.pool, to=message.to, channel=message.channel, strategy=message.strategy
+            )
+        except ServiceError as error:
+            lines = error.details.get("explanation", "").splitlines()
+            return format_html("{} {}", error.message, lines_html(lines))
+        decision = chosen.decision
+        verdict = (
+            "Opted out: nothing would be sent."
+            if decision.opted_out
+            else f"{decision.sender}, rule {decision.rule}"
+            + (" (the same)" if decision.sender == message.sender else " (another sender)")
         )
+        return format_html("{} {}", verdict, lines_html(decision.explanation))
+
+    @admin.display(description="body analysis")
+    def body_analysis_text(self, message):
+        return lines_html(body_analysis_lines(message.body_analysis))
+
+
+def body_analysis_lines(analysis: dict) -> list[str]:
+    """bodyAnalysis in words: what the body costs and, for UCS-2, which characters made it so."""
+    parts = analysis.get("parts", 0)
+    encoding = "UCS-2 (Unicode)" if analysis.get("unicode") else "GSM-7"
+    lines = [f"{analysis.get('characters', 0)} characters in {encoding}: {parts} part(s)."]
+    if forced := analysis.get("unsupportedGSMCharacters"):
+        named = ", ".join(f"“{char}” (U+{ord(char[0]):04X})" for char in forced)
+        lines.append(f"UCS-2 because GSM-7 has no {named}.")
+    if transcode := analysis.get("transcode"):
+        lines.append(
+            f"Transcoded to GSM-7 in {transcode['parts']} part(s); sent as: {transcode['message']}"
+        )
+    return lines
 
 
 class DeliveryAttemptInline(ReadOnlyInline):
@@ -192,13 +270,13 @@ class NotificationAdmin(ReadOnlyAdmin):
     notifications and the workers deliver them; an operator can only ask for another try."""
 
     list_display = [
+        "created",
         "kind",
-        "url",
+        "carries",
+        "url_excerpt",
         "state",
         "attempts",
-        "next_attempt_at",
-        "delivered_at",
-        "created_at",
+        "next_attempt",
         "account",
     ]
     list_filter = ["kind", "state", "created_at", ACCOUNT_FILTER]
@@ -234,6 +312,26 @@ class NotificationAdmin(ReadOnlyAdmin):
             self.message_user(
                 request, f"{skipped} already delivered, not sent again.", messages.WARNING
             )
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, notification):
+        return short_time(notification.created_at)
+
+    @admin.display(description="carries")
+    def carries(self, notification):
+        if notification.kind == Notification.Kind.STATUS:
+            return notification.payload.get("status", "-")
+        return notification.get_kind_display()
+
+    @admin.display(description="URL", ordering="url")
+    def url_excerpt(self, notification):
+        return format_html(
+            '<span title="{}">{}</span>', notification.url, Truncator(notification.url).chars(40)
+        )
+
+    @admin.display(description="next attempt", ordering="next_attempt_at")
+    def next_attempt(self, notification):
+        return short_time(notification.next_attempt_at)
 
     @admin.display(description="message")
     def message_link(self, notification):

@@ -22,6 +22,7 @@ from accounts.admin_mixins import (
     AccountScopedAdmin,
     ReadOnlyAdmin,
     SavedByServiceAdmin,
+    short_time,
 )
 from optout.models import InboundMessage, Keyword, OptOut, OptOutEvent
 from optout.services import ACCOUNT_WIDE, optout_record, optout_remove
@@ -102,11 +103,20 @@ class KeywordAdminForm(forms.ModelForm):
 @admin.register(Keyword)
 class KeywordAdmin(AccountScopedAdmin):
     form = KeywordAdminForm
-    list_display = ["word", "action", "account_wide", "country", "account"]
+    list_display = ["account", "word", "action", "stops", "country"]
     list_filter = ["action", KeywordCountryFilter, ACCOUNT_FILTER]
     list_select_related = ["account"]
     search_fields = ["word"]
     autocomplete_fields = ["account"]
+    # Each account's keywords together, as they apply: by account, then action and word.
+    ordering = ["account__name", "action", "word"]
+
+    @admin.display(description="stops", ordering="account_wide")
+    def stops(self, keyword):
+        # What an opt-out keyword stops, in words: "no" is a scope, not an error.
+        if keyword.action != Keyword.Action.OPTOUT:
+            return "-"
+        return "every number of the account" if keyword.account_wide else "the number written to"
 
 
 # Opt-outs
@@ -216,7 +226,7 @@ class OptOutEventAdmin(ReadOnlyAdmin):
     """The audit trail: written by the opt-out services only."""
 
     list_display = [
-        "created_at",
+        "created",
         "recipient",
         applies_to,
         "change",
@@ -229,6 +239,11 @@ class OptOutEventAdmin(ReadOnlyAdmin):
     list_select_related = ["account", "user"]
     search_fields = ["recipient", "number"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="when", ordering="created_at")
+    def created(self, event):
+        return short_time(event.created_at)
+
     fields = [
         "account",
         "recipient",
@@ -266,7 +281,16 @@ class KeywordActionFilter(admin.SimpleListFilter):
 class InboundMessageAdmin(ReadOnlyAdmin):
     """What people wrote to the account's numbers, as the inbound handler recorded it."""
 
-    list_display = ["sender", "to", "pool", "action", "reply", "received_at", "account"]
+    list_display = [
+        "sender",
+        "to",
+        "pool",
+        "body_excerpt",
+        "action",
+        "reply",
+        "received_at",
+        "account",
+    ]
     list_filter = [KeywordActionFilter, PoolFilter, ACCOUNT_FILTER]
     list_select_related = ["pool", "account", "auto_reply"]
     search_fields = ["sender", "to", "body"]
@@ -284,6 +308,10 @@ class InboundMessageAdmin(ReadOnlyAdmin):
         "carrier_message_id",
         "created_at",
     ]
+
+    @admin.display(description="body")
+    def body_excerpt(self, inbound):
+        return Truncator(" ".join(inbound.body.split())).chars(40)
 
     @admin.display(description="auto-reply", ordering="auto_reply__created_at")
     def reply(self, inbound):

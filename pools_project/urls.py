@@ -12,11 +12,14 @@ from messaging.apis import (
 )
 from messaging.views import short_link_redirect
 from pools_project.bare import BareApi
+from pools_project.views import health, landing
 
 # The schema and its docs are public: no key needed, and a stale key does not lock them.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 urlpatterns = [
+    path("", landing, name="landing"),
+    path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(**PUBLIC), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **PUBLIC), name="api-docs"),

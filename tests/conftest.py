@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create
 from tests.factories import AccountFactory
 
+# Chromium for the admin's browser tests.
+pytest_plugins = ["tests.browser"]
+
 
 def pytest_collection_modifyitems(config, items):
     if connection.vendor == "postgresql":

@@ -233,12 +233,65 @@ def test_a_message_page_shows_why_and_what_became_of_it(staff_client, account):
     page = response.content.decode()
     assert "<li>Recipient +14155550123: country US, area code 415 (CA).</li>" in page
     assert "<li>Tier area code 415 (areaCode): 1 number.</li>" in page
-    assert "&quot;characters&quot;: 17" in page  # pretty JSON, escaped
+    assert "<li>17 characters in GSM-7: 1 part(s).</li>" in page
     [history, links] = response.context["inline_admin_formsets"]
     assert [form.original.status for form in history] == ["Queued", "Sent", "Delivered"]
     assert [(form.original.code, form.original.click_count) for form in links] == [("abc123", 2)]
     assert "Boston" in page
     assert "<td>95</td>" in page
+
+
+def test_a_message_page_says_in_words_what_forced_ucs2_and_what_was_sent(staff_client, account):
+    message = MessageFactory(
+        account=account,
+        body_analysis={
+            "characters": 12,
+            "unicode": True,
+            "parts": 1,
+            "unsupportedGSMCharacters": ["\u2019"],
+            "transcode": {"message": "it's a deal", "parts": 1},
+        },
+    )
+
+    page = staff_client.get(url("messaging_message_change", message.pk)).content.decode()
+
+    assert "12 characters in UCS-2 (Unicode): 1 part(s)." in page
+    assert "UCS-2 because GSM-7 has no “\u2019” (U+2019)." in page
+    assert "Transcoded to GSM-7 in 1 part(s); sent as: it&#x27;s a deal" in page
+
+
+def test_a_message_page_says_what_the_pool_would_decide_now(staff_client, account):
+    pool = pool_of(account, [NEW_YORK, SAN_FRANCISCO], geomatch=True)
+    message = MessageFactory(account=account, pool=pool, to="+14155550123", sender=NEW_YORK)
+
+    page = staff_client.get(url("messaging_message_change", message.pk)).content.decode()
+
+    assert f"{SAN_FRANCISCO}, rule areaCode (another sender)" in page
+    assert "area code 415" in page
+
+
+def test_the_message_list_fits_a_laptop_screen_with_what_operators_read(staff_client, account):
+    long = "Your order #1234 has shipped and will arrive on Thursday between 9 and 5"
+    message = MessageFactory(
+        account=account, body=long, status="Undelivered", detailed_status="Opted-out"
+    )
+
+    response = staff_client.get(url("messaging_message_changelist"))
+
+    page = response.content.decode()
+    assert f'title="{message.pk}">{str(message.pk)[:8]}…' in page
+    assert "Your order #1234 has shipped and will a…" in page  # 40 characters
+    assert "Undelivered (Opted-out)" in page
+    assert response.context["cl"].list_display == [
+        "action_checkbox",
+        "tracking_id",
+        "to",
+        "sender_listed",
+        "pool",
+        "status_shown",
+        "body_excerpt",
+        "created",
+    ]
 
 
 def test_messages_are_read_only(staff_client, account):

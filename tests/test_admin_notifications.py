@@ -68,22 +68,23 @@ def retry(client, notifications):
 # The list
 
 
-def test_the_list_shows_kind_url_state_attempts_and_times(staff_client, account):
+def test_the_list_shows_when_what_it_carries_where_and_how_it_went(staff_client, account):
     notification_of(account, answers=[500, 200], state="delivered")
 
     response = staff_client.get(url("messaging_notification_changelist"))
 
     assert response.context["cl"].list_display[1:] == [
+        "created",
         "kind",
-        "url",
+        "carries",
+        "url_excerpt",
         "state",
         "attempts",
-        "next_attempt_at",
-        "delivered_at",
-        "created_at",
+        "next_attempt",
     ]
     page = response.content.decode()
     assert "Message status" in page
+    assert '<td class="field-carries">Delivered</td>' in page
     assert "https://hooks.example.com/sms" in page
 
 
@@ -244,7 +245,8 @@ def test_a_message_page_lists_its_callback_attempts(staff_client, account):
     response = staff_client.get(url("messaging_message_change", message.pk))
 
     page = response.content.decode()
-    assert "Callback attempts" in page
+    assert "Callbacks" in page
+    assert '<td rowspan="2" class="carries">Delivered</td>' in page  # the status it carries
     assert url("messaging_notification_change", failing.pk) in page
     assert "<td>500</td>" in page
     assert "ReadTimeout: read timed out" in page

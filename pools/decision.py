@@ -658,11 +658,13 @@ def _pick_from(settings, request, tier, members: Sequence[Candidate], trail) -> 
 
 def _chosen(settings, tier, chosen: Candidate, of_type: int, number_type, trail) -> Decision:
     if settings.sticky:
-        reason = f"the fewest live mappings ({chosen.mapping_count})"
+        reason = f"has the fewest live mappings ({chosen.mapping_count})"
+    elif chosen.last_used_at:
+        reason = "is the least recently used"
     else:
-        reason = "the least recently used" if chosen.last_used_at else "never used yet"
+        reason = "is the first never used yet"
     if of_type > 1:
-        trail(f"Distribution: {chosen.number} has {reason} of {of_type} {number_type} number(s).")
+        trail(f"Distribution: {chosen.number} {reason} of {of_type} {number_type} number(s).")
     else:
         trail(f"Distribution: {chosen.number} is the only {number_type} number in the tier.")
     return Decision(

@@ -1,6 +1,8 @@
 """The demo data the README's first command sets up, so the API and the admin have
-something to show: an account, two pools with different settings, and numbers in
-several countries and US area codes.
+something to show: an account and five pools, each named for the rule of selection it
+shows, with the setting and the numbers that make that rule visible. The README's
+"The demo, rule by rule" sends through each; tests/test_demo_walkthrough.py makes those
+sends and checks the rule each explanation names.
 
 Seeding is idempotent: what exists is left as it is (an operator may have changed a
 demo pool while trying it), what is missing is created, through the same services as
@@ -29,43 +31,64 @@ class DemoPool:
 
 
 # North American numbers are from 555-01xx, which the NANP keeps for fiction. The
-# European ranges kept for fiction are not valid numbers to `phonenumbers`, so those
-# are merely well-formed mobiles; the demo sends through the simulator, never to them.
-# None is +1 212 555 0142 or +1 888 555 0142: the README's walk-through registers those.
+# European ranges kept for fiction are not valid numbers to `phonenumbers`, so the UK
+# one is merely a well-formed mobile; the demo sends through the simulator, never to it.
+# None is +1 212 555 0142 or +1 888 555 0142, which the README's walk-through registers,
+# nor a number of the earlier demo pools ("Local US", "Global"), which an install seeded
+# before keeps: a number is in at most one pool.
 DEMO_POOLS = (
+    # A recipient gets the number in their area code, then keeps it.
     DemoPool(
-        name="Local US",
-        settings={"sticky": True, "geomatch": True, "default_country": "US"},
+        name="US sticky, by area code",
+        settings={"sticky": True, "geomatch": True},
         numbers=(
-            ("+12125550101", "longcode", "sms|mms", ""),  # New York
-            ("+12125550102", "longcode", "sms", ""),
-            ("+16465550101", "longcode", "sms|mms", ""),  # New York overlay of 212
-            ("+14155550101", "longcode", "sms", ""),  # San Francisco
-            ("+12135550101", "longcode", "sms", ""),  # Los Angeles
-            ("+13235550101", "longcode", "sms", ""),  # Los Angeles overlay of 213
-            ("+13125550101", "longcode", "sms", ""),  # Chicago
-            ("+16175550101", "longcode", "sms|mms", ""),  # Boston
+            ("+12125550111", "longcode", "sms", ""),  # New York
+            ("+14155550111", "longcode", "sms", ""),  # San Francisco
+            ("+13125550111", "longcode", "sms", ""),  # Chicago
+            ("+18885550111", "tollfree", "sms|mms", ""),
         ),
     ),
+    # A recipient gets their country's number; a country without one, the default's.
     DemoPool(
-        name="Global",
-        settings={
-            "priority_countries": ["US", "GB"],
-            "alphanumeric_sender_id": "DEMO",
-            "weights": {"longcode": 5, "tollfree": 1},
-        },
+        name="Per-country senders",
+        settings={"geomatch": True, "default_country": "US"},
         numbers=(
-            ("+14165550101", "longcode", "sms", ""),  # Toronto
-            ("+447400123456", "longcode", "sms", ""),  # GB mobile
-            ("+33612345678", "longcode", "sms", ""),  # FR mobile
-            ("+4915112345678", "longcode", "sms", ""),  # DE mobile
-            ("+18885550101", "tollfree", "sms|mms", ""),
-            ("55501", "shortcode", "sms|mms", "US"),
+            ("+12125550112", "longcode", "sms", ""),  # New York
+            ("+447400200111", "longcode", "sms", ""),  # GB mobile
+            ("+14165550111", "longcode", "sms", ""),  # Toronto
+        ),
+    ),
+    # Numbers only in the US and every destination allowed: abroad, the name is the sender.
+    DemoPool(
+        name="Alphanumeric fallback",
+        settings={"geomatch": True, "fallback": "CustomFrom", "alphanumeric_sender_id": "NUMPOOLS"},
+        numbers=(
+            ("+13125550112", "longcode", "sms", ""),  # Chicago
+            ("+18885550112", "tollfree", "sms", ""),
+        ),
+    ),
+    # No location rule, so the weights alone pick the type: five long codes, a toll-free.
+    DemoPool(
+        name="Weighted 5:1, long codes to toll-free",
+        settings={"weights": {"longcode": 5, "tollfree": 1}},
+        numbers=(
+            ("+13125550113", "longcode", "sms", ""),  # Chicago
+            ("+13125550114", "longcode", "sms", ""),
+            ("+18885550113", "tollfree", "sms", ""),
+        ),
+    ),
+    # The SMS-only number sorts first, so only the channel keeps an MMS from it.
+    DemoPool(
+        name="MMS from the MMS-capable number",
+        settings={},
+        numbers=(
+            ("+16175550111", "longcode", "sms", ""),  # Boston
+            ("+16175550112", "longcode", "sms|mms", ""),
         ),
     ),
 )
 # In the account but in no pool, to try assigning.
-DEMO_UNASSIGNED = (("+16175550102", "longcode", "sms", ""),)
+DEMO_UNASSIGNED = (("+16175550119", "longcode", "sms", ""),)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from accounts.models import Account
+from pools.demo import DEMO_POOLS
 from pools.models import Pool, PoolNumber
 from pools.services.pools import pool_assign_numbers
 from tests.factories import PoolFactory
@@ -284,23 +285,37 @@ def printed(label: str, output: str) -> str:
     return re.search(rf"{label}: (\S+)", output).group(1)
 
 
-def test_seed_demo_creates_pools_and_numbers_in_several_countries_and_area_codes():
+def in_pool(pool: Pool, field: str) -> set:
+    return set(Number.objects.filter(pool_number__pool=pool).values_list(field, flat=True))
+
+
+def test_seed_demo_creates_a_pool_for_each_rule_it_shows_with_its_numbers():
     run("seed_demo")
 
     demo = Account.objects.get(name="demo")
-    local, world = Pool.objects.get(name="Local US"), Pool.objects.get(name="Global")
-    assert (local.sticky, local.geomatch, local.default_country) == (True, True, "US")
-    assert world.priority_countries == ["US", "GB"]
-    assert world.alphanumeric_sender_id == "DEMO"
-    assert (world.weights["longcode"], world.weights["tollfree"]) == (5, 1)
-    numbers = Number.objects.for_account(demo)
-    assert {"US", "CA", "GB", "FR", "DE"} <= set(numbers.values_list("country", flat=True))
-    assert {"212", "646", "415", "213", "323", "312", "617", "416"} <= set(
-        numbers.values_list("area_code", flat=True)
-    )
-    assert set(numbers.values_list("type", flat=True)) == {"longcode", "tollfree", "shortcode"}
-    assert numbers.assigned().count() >= 12
-    assert numbers.unassigned().exists()
+    pools = {pool.name: pool for pool in Pool.objects.filter(account=demo)}
+    assert set(pools) == {
+        "US sticky, by area code",
+        "Per-country senders",
+        "Alphanumeric fallback",
+        "Weighted 5:1, long codes to toll-free",
+        "MMS from the MMS-capable number",
+    }
+    sticky = pools["US sticky, by area code"]
+    assert (sticky.sticky, sticky.geomatch) == (True, True)
+    assert in_pool(sticky, "area_code") == {"212", "415", "312", "888"}
+    by_country = pools["Per-country senders"]
+    assert (by_country.geomatch, by_country.default_country) == (True, "US")
+    assert in_pool(by_country, "country") == {"US", "GB", "CA"}
+    fallback = pools["Alphanumeric fallback"]
+    assert (fallback.fallback, fallback.alphanumeric_sender_id) == ("CustomFrom", "NUMPOOLS")
+    assert (fallback.geomatch, fallback.allowed_countries) == (True, [])
+    assert in_pool(fallback, "country") == {"US"}
+    weighted = pools["Weighted 5:1, long codes to toll-free"]
+    assert (weighted.weights["longcode"], weighted.weights["tollfree"]) == (5, 1)
+    assert in_pool(weighted, "type") == {"longcode", "tollfree"}
+    assert in_pool(pools["MMS from the MMS-capable number"], "mms_capable") == {True, False}
+    assert Number.objects.for_account(demo).unassigned().exists()
 
 
 def test_running_seed_demo_again_changes_no_data():
@@ -320,7 +335,9 @@ def test_seed_demo_prints_a_new_api_key_for_the_demo_account_each_run():
     for key in keys:
         response = bearer(key).get("/pools/my")
         assert response.status_code == 200
-        assert {pool["name"] for pool in response.json()["results"]} == {"Local US", "Global"}
+        assert {pool["name"] for pool in response.json()["results"]} == {
+            pool.name for pool in DEMO_POOLS
+        }
 
 
 def test_seed_demo_sets_the_admin_login_from_the_environment(monkeypatch):

@@ -11,10 +11,11 @@ from pools.selectors import pool_list
 class Command(BaseCommand):
     """Give a fresh install something to look at: the README's first command runs this.
 
-    It creates what is missing of the demo account (pools, numbers in several countries
-    and US area codes), makes sure an admin login exists, and prints that login and a
-    new API key, so both the admin and the API can be tried at once. Running it again
-    changes no demo data.
+    It creates what is missing of the demo account (five pools, each named for the rule
+    of selection it shows, and their numbers), makes sure an admin login exists, and
+    prints that login, a new API key and the pools' ids, so both the admin and the API
+    can be tried at once — the README's "The demo, rule by rule" sends through each
+    pool. Running it again changes no demo data.
     """
 
     help = (

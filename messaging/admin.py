@@ -6,12 +6,18 @@ became of the message.
 """
 
 import json
+import uuid
+from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.urls import reverse
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
@@ -21,13 +27,21 @@ from accounts.admin_mixins import (
     ReadOnlyInline,
     in_scope,
     short_time,
+    user_account_id,
 )
+from accounts.models import Account
+from messaging import phone
 from messaging.models import Click, DeliveryAttempt, Message, Notification, ShortLink, StatusEvent
+from messaging.services.inbound import inbound_receive
 from messaging.services.notifications import notification_retry_now
 from messaging.services.scheduling import message_cancel
+from messaging.services.sending import message_send
+from optout.models import Keyword
 from pools.admin import PoolFilter
 from pools.services.selection import sender_preview
 from pools_project.errors import ServiceError
+from virtual_numbers.models import Number
+from virtual_numbers.phone import parse_e164
 
 MESSAGE_FIELDSETS = [
     (None, {"fields": ["id", "account", "pool", "to", "sender_shown", "created_at"]}),
@@ -122,6 +136,107 @@ class ShortLinkInline(ReadOnlyInline):
         return link.click_count
 
 
+# The virtual phone (SPEC §11): a recipient's conversation, sent through the pools and
+# written back through the inbound handler, without a carrier.
+
+VIRTUAL_PHONE_TEMPLATE = "admin/messaging/message/virtual_phone.html"
+BODY_LIMIT = 1600  # characters of a body typed on the virtual phone: ten concatenated parts
+
+
+def phone_url(account, recipient: str) -> str:
+    query = urlencode({"account": account.pk, "recipient": recipient})
+    return f"{reverse('admin:messaging_message_virtual_phone')}?{query}"
+
+
+class PhonePickForm(forms.Form):
+    """Whose phone: a recent recipient, or a number typed (which wins); a superuser also
+    picks the account, whose messages the phone shows."""
+
+    account = forms.ModelChoiceField(queryset=Account.objects.all(), empty_label=None)
+    recent = forms.CharField(label="Recent recipients", required=False, widget=forms.Select)
+    recipient = forms.CharField(
+        label="or type a number",
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "+14155550123", "size": 16}),
+    )
+
+    def __init__(self, *args, superuser: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not superuser:
+            del self.fields["account"]
+
+    def offer(self, recipients: list[str]) -> "PhonePickForm":
+        self.fields["recent"].widget.choices = [("", "—"), *((r, r) for r in recipients)]
+        return self
+
+    def clean(self):
+        data = super().clean()
+        typed = data.get("recipient", "").strip() or data.get("recent", "")
+        data["number"] = None
+        if typed:
+            try:
+                data["number"] = parse_e164(typed).number
+            except ServiceError as error:
+                self.add_error("recipient", error.message)
+        return data
+
+
+class PhoneSendForm(forms.Form):
+    pool = forms.ModelChoiceField(
+        queryset=None,
+        empty_label=None,
+        help_text="Pools with a number on a real carrier's connection are not offered: "
+        "the virtual phone stays in the simulator.",
+    )
+    body = forms.CharField(max_length=BODY_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, pools, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["pool"].queryset = pools
+
+
+class PhoneReplyForm(forms.Form):
+    """What the recipient writes, and to which of the account's numbers: one on a real
+    carrier's connection is refused, as its replies come from that carrier."""
+
+    number = forms.ChoiceField(label="to")
+    body = forms.CharField(max_length=BODY_LIMIT, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, numbers: list[phone.PhoneNumber], country: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.numbers = {str(choice.number.pk): choice for choice in numbers}
+        self.country = country
+        groups = {
+            "Wrote to them": [choice for choice in numbers if choice.wrote],
+            "The account's other numbers": [choice for choice in numbers if not choice.wrote],
+        }
+        self.fields["number"].choices = [
+            (group, [(str(choice.number.pk), self.label(choice)) for choice in choices])
+            for group, choices in groups.items()
+            if choices
+        ]
+
+    @staticmethod
+    def label(choice: phone.PhoneNumber) -> str:
+        return f"{choice.number} — on {choice.carrier}" if choice.carrier else str(choice.number)
+
+    def clean_number(self) -> Number:
+        choice = self.numbers[self.cleaned_data["number"]]
+        number = choice.number
+        if choice.carrier:
+            raise ValidationError(
+                f"{number} is on {choice.carrier}, a real carrier's connection: a message to "
+                "it comes from that carrier. The virtual phone writes only to numbers on a "
+                "simulator connection."
+            )
+        if number.type == Number.Type.SHORTCODE and number.country != self.country:
+            raise ValidationError(
+                f"{number} is a short code of {number.country}: only phones of that country "
+                "can write to it."
+            )
+        return number
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
     """Read-only: messages are written by the send service and its lifecycle only."""
@@ -171,7 +286,121 @@ class MessageAdmin(ReadOnlyAdmin):
         for line in refused:
             self.message_user(request, line, messages.WARNING)
 
+    def get_urls(self):
+        # Before the default URLs, whose "<object_id>/" would take "virtual-phone/" for an id.
+        virtual_phone = path(
+            "virtual-phone/",
+            self.admin_site.admin_view(self.virtual_phone_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_virtual_phone",
+        )
+        return [virtual_phone, *super().get_urls()]
+
+    def virtual_phone_view(self, request):
+        """A recipient's phone without a carrier: the conversation as they see it, a send
+        through a pool to them, and a reply as them through the inbound handler. Looking
+        takes the view permission; sending and replying, the change permission."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        writes = may_change(self, request)
+        if request.method == "POST" and not writes:
+            raise PermissionDenied
+        superuser = request.user.is_superuser
+        pick = PhonePickForm(request.GET or None, superuser=superuser)
+        recipient = pick.cleaned_data["number"] if pick.is_valid() else None
+        account = self.phone_account(request, pick)
+        recent = phone.recent_recipients(account_id=account.pk) if account else []
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Virtual phone",
+            "opts": self.opts,
+            "account": account,
+            "recipient": recipient,
+            "may_write": writes,
+            "pick": pick.offer(recent),
+        }
+        if account is None or recipient is None:
+            return TemplateResponse(request, VIRTUAL_PHONE_TEMPLATE, context)
+        # The select shows the open conversation; the typed field is left for another.
+        context["pick"] = PhonePickForm(
+            initial={"account": account, "recent": recipient}, superuser=superuser
+        ).offer(list(dict.fromkeys([recipient, *recent])))
+        context["thread"] = thread = phone.phone_thread(account_id=account.pk, recipient=recipient)
+        if writes:
+            send, reply = self.phone_forms(request, account, recipient, thread)
+            if self.phone_send(request, recipient, send) or self.phone_reply(
+                request, account, recipient, reply
+            ):
+                return HttpResponseRedirect(phone_url(account, recipient))  # POST/redirect/GET
+            context.update(send_form=send, reply_form=reply)
+        return TemplateResponse(request, VIRTUAL_PHONE_TEMPLATE, context)
+
+    def phone_account(self, request, pick) -> Account | None:
+        """Scoped staff's own account; the one a superuser picked, else the first."""
+        if (account_id := user_account_id(request.user)) is not None:
+            return Account.objects.get(pk=account_id)
+        return (pick.cleaned_data.get("account") if pick.is_bound else None) or (
+            Account.objects.first()
+        )
+
+    def phone_forms(self, request, account, recipient, thread):
+        """The two forms, the one posted bound; they start from the conversation's last
+        message: its pool, and its number to answer."""
+        sent = [entry for entry in thread.entries if not entry.by_recipient]
+        last = sent[-1] if sent else None
+        send = PhoneSendForm(
+            request.POST if "send" in request.POST else None,
+            pools=phone.simulated_pools(account_id=account.pk),
+            initial={"pool": last.pool_id if last else None},
+        )
+        reply = PhoneReplyForm(
+            request.POST if "reply" in request.POST else None,
+            numbers=phone.phone_numbers(account_id=account.pk, recipient=recipient),
+            country=parse_e164(recipient).country,
+            initial={"number": str(last.number_id) if last and last.number_id else None},
+        )
+        return send, reply
+
+    def phone_send(self, request, recipient, form) -> bool:
+        if not form.is_bound or not form.is_valid():
+            return False
+        pool = form.cleaned_data["pool"]
+        try:
+            message = message_send(pool=pool, to=recipient, body=form.cleaned_data["body"])
+        except ServiceError as error:
+            form.add_error(None, error.message)
+            return False
+        if message.detailed_status == Message.OPTED_OUT:
+            self.message_user(
+                request,
+                f"{recipient} opted out: the message is kept as {message.status} / "
+                f"{message.detailed_status}, and never leaves.",
+                messages.WARNING,
+            )
+        else:
+            self.message_user(
+                request, f"Sent through “{pool}” from {message.sender}: rule {message.rule}."
+            )
+        return True
+
+    def phone_reply(self, request, account, recipient, form) -> bool:
+        """The reply as a carrier's webhook would bring it, with a carrier id of its own."""
+        if not form.is_bound or not form.is_valid():
+            return False
+        number = form.cleaned_data["number"]
+        result = inbound_receive(
+            message_id=f"simulated-{uuid.uuid4()}",
+            sender=recipient,
+            to=number.number,
+            body=form.cleaned_data["body"],
+            account_id=account.pk,
+        )
+        action = Keyword.Action(result.action).label if result.action else "no keyword"
+        answered = "; the auto-reply is in the conversation" if result.auto_reply else ""
+        self.message_user(request, f"{recipient} wrote to {number} ({action}){answered}.")
+        return True
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["virtual_phone_url"] = phone_url(obj.account, obj.to) if obj else None
         # Clicks belong to the links, and inlines do not nest: the template lists them.
         context["clicks"] = Click.objects.filter(link__message=obj).select_related("link")
         # Oldest first, as the statuses they carry came.

@@ -1,6 +1,5 @@
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
@@ -8,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin_mixins import (
@@ -17,8 +17,10 @@ from accounts.admin_mixins import (
     ReadOnlyInline,
     SavedByServiceAdmin,
 )
+from messaging import selectors as marketing_selectors
+from messaging.models import Message
 from pools import charts, selectors
-from pools.choices import Channel, Strategy
+from pools.forms import PoolForm, SenderPreviewForm
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.services import pools as services
 from pools.services.selection import mappings_clear, sender_preview
@@ -131,54 +133,23 @@ class PoolFilter(admin.SimpleListFilter):
         return queryset
 
 
-def https_by_default(db_field, **kwargs):
-    """Reads a scheme-less callback URL as https (Django 6's default) rather than http."""
-    if isinstance(db_field, models.URLField):
-        kwargs["assume_scheme"] = "https"
-    return db_field.formfield(**kwargs)
-
-
-class PoolAdminForm(forms.ModelForm):
-    class Meta:
-        model = Pool
-        fields = ["name", "account", *services.SETTINGS_FIELDS]
-        formfield_callback = https_by_default
-
-    def clean_default_country(self):
-        return self.cleaned_data["default_country"].upper()
-
-    def clean(self):
-        data = super().clean()
-        for name in ("priority_countries", "allowed_countries", "overrides"):
-            if name in data and data[name] is None:
-                data[name] = []  # an emptied box means none, not JSON null
-        if "alphanumeric_sender_ids" in data and data["alphanumeric_sender_ids"] is None:
-            data["alphanumeric_sender_ids"] = {}
-        return data
-
-
-class SenderPreviewForm(forms.Form):
-    to = forms.CharField(
-        label="Recipient", max_length=32, help_text="In E.164, such as +14155550123."
-    )
-    mms = forms.BooleanField(
-        label="MMS", required=False, help_text="Media attached: only MMS-capable numbers qualify."
-    )
-    strategy = forms.ChoiceField(choices=Strategy.choices, initial=Strategy.NUMERIC)
-
-
 def preview_outcome(pool: Pool, data: dict) -> dict:
-    """What the preview page shows: the decision, or the refusal, with its explanation."""
+    """What a preview shows: the decision, or the refusal, with its explanation; for
+    marketing, also when quiet hours would let it go (as the API's preview says)."""
     try:
         chosen = sender_preview(
-            pool=pool,
-            to=data["to"],
-            channel=Channel.of(data["mms"]),
-            strategy=data["strategy"],
+            pool=pool, to=data["to"], channel=data["channel"], strategy=data["strategy"]
         )
     except ServiceError as exc:
         return {"refusal": exc, "explanation": exc.details.get("explanation", "").splitlines()}
-    return {"selection": chosen, "explanation": chosen.decision.explanation}
+    outcome = {"selection": chosen, "explanation": list(chosen.decision.explanation)}
+    if data["intent"] == Message.Intent.MARKETING and not chosen.decision.opted_out:
+        plan = marketing_selectors.marketing_hold(
+            pool=pool, to=chosen.recipient, requested=timezone.now(), deadline=None
+        )
+        outcome["marketing"] = plan
+        outcome["explanation"] += plan.explanation
+    return outcome
 
 
 class PoolNumberInline(ReadOnlyInline):
@@ -211,7 +182,7 @@ class PoolNumberInline(ReadOnlyInline):
 
 @admin.register(Pool)
 class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
-    form = PoolAdminForm
+    form = PoolForm
     list_display = [
         "name",
         "account",
@@ -227,7 +198,7 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     autocomplete_fields = ["account"]
     readonly_fields = ["numbers_link", "created_at", "updated_at"]
     actions = ["preview_sender", "clear_mappings"]
-    # The admin builds its form fields itself: same https default as PoolAdminForm's.
+    # The admin builds its form fields itself: same https default as PoolForm's.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
@@ -268,6 +239,23 @@ class PoolAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             "capacity": charts.pool_capacity(pool),
         }
         return TemplateResponse(request, "admin/pools/pool/charts.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        pool = self.get_object(request, unquote(object_id))
+        if pool is not None and self.has_view_permission(request, pool):
+            extra_context = {**(extra_context or {}), **self.page_preview(request, pool)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def page_preview(self, request, pool: Pool) -> dict:
+        """The preview on the pool's page: a GET of the page itself, since it writes
+        nothing; the decision shows where the form is (pools/static/pools/preview.js
+        swaps that section in, keeping any unsaved settings)."""
+        bound = "preview-to" in request.GET
+        form = SenderPreviewForm(request.GET if bound else None, prefix="preview")
+        context = {"preview_form": form}
+        if form.is_valid():
+            context.update(preview_outcome(pool, form.cleaned_data))
+        return context
 
     def get_fieldsets(self, request, obj=None):
         identity = ["name", "account"]

@@ -440,9 +440,9 @@ def test_saving_the_pool_form_updates_its_settings(staff_client, account):
         form_data(
             page,
             geomatch="on",
-            default_country="gb",
-            priority_countries='["US", "CA"]',
-            weights='{"longcode": 5, "tollfree": 1}',
+            default_country="GB",
+            priority_countries=["US", "CA"],
+            weights=["5", "1", "1"],  # long code, toll-free, short code
         ),
     )
     assert response.status_code == 302
@@ -470,7 +470,7 @@ def test_an_invalid_setting_is_a_form_error(staff_client, account):
     pool = PoolFactory(account=account)
     page = staff_client.get(url("pools_pool_change", pool.pk))
     response = staff_client.post(
-        url("pools_pool_change", pool.pk), form_data(page, allowed_countries='["XX"]')
+        url("pools_pool_change", pool.pk), form_data(page, allowed_countries=["XX"])
     )
     assert response.status_code == 200
     assert "not an ISO 3166-1" in str(response.context["adminform"].form.errors)

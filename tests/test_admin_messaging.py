@@ -79,7 +79,7 @@ def test_previewing_asks_for_a_recipient_of_the_selected_pool(staff_client, acco
 
     assert page.templates[0].name == "admin/pools/pool/preview_sender.html"
     assert page.context["pool"] == pool
-    assert set(page.context["form"].fields) == {"to", "mms", "strategy"}
+    assert set(page.context["form"].fields) == {"to", "channel", "strategy", "intent"}
     assert "selection" not in page.context
 
 
@@ -106,7 +106,7 @@ def test_a_preview_with_mms_picks_an_mms_capable_number(staff_client, account):
     pool = pool_of(account, [NEW_YORK, "+12122030002"])
     Number.objects.filter(number="+12122030002").update(mms_capable=True)
 
-    response = preview(staff_client, [pool], to="+12125550100", mms="on", strategy="Numeric")
+    response = preview(staff_client, [pool], to="+12125550100", channel="mms", strategy="Numeric")
 
     assert response.context["selection"].decision.sender == "+12122030002"
 

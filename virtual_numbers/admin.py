@@ -236,13 +236,22 @@ class NumberImportForm(forms.Form):
         return rows
 
 
-def import_summary(report: ImportReport, pool: Pool | None) -> str:
+def pool_size_after(pool: Pool, report: ImportReport) -> int:
+    """The numbers the pool holds once the file is in: those it held and the file's, a
+    number in both (or twice in the file) counted once. After a dry run, undone, the pool
+    holds what it held before."""
+    held = Number.objects.filter(pool_number__pool=pool).values_list("number", flat=True)
+    # Created or skipped, with a pool: the file's numbers that the import put in it.
+    return len({*held, *report.created, *report.skipped})
+
+
+def import_summary(report: ImportReport, pool: Pool | None, pool_size: int | None) -> str:
     summary = (
         f"{len(report.created)} created, {len(report.skipped)} skipped (already registered), "
         f"{len(report.rejected)} rejected"
     )
     if pool is not None:
-        summary += f"; {report.pooled} now in pool “{pool}”"
+        summary += f"; {pool_size} now in pool “{pool}”"
     return summary
 
 
@@ -480,7 +489,7 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             account_id=user_account_id(request.user),
             pools=pools,
         )
-        report = None
+        report = pool_size = None
         if form.is_valid():
             data = form.cleaned_data
             report = numbers_import(
@@ -489,10 +498,13 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
                 pool=data["pool"],
                 dry_run="import" not in request.POST,
             )
+            if data["pool"] is not None:
+                pool_size = pool_size_after(data["pool"], report)
             if not report.dry_run:
+                summary = import_summary(report, data["pool"], pool_size)
                 self.message_user(
                     request,
-                    f"Imported into {data['account']}: {import_summary(report, data['pool'])}.",
+                    f"Imported into {data['account']}: {summary}.",
                     messages.WARNING if report.rejected else messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:numbers_number_changelist"))
@@ -502,5 +514,6 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             "opts": self.opts,
             "form": form,
             "report": report,
+            "pool_size": pool_size,
         }
         return TemplateResponse(request, "admin/numbers/number/import_csv.html", context)

@@ -383,7 +383,9 @@ class ConnectionInboundWebhookApi(ConnectionWebhookApi):
         """Messages people wrote to the connection's numbers, in the provider's format."""
         connection, gateway, webhook = self.webhook(request, connection_id)
         for inbound in gateway.parse_inbound(webhook):
-            inbound_event_receive(inbound=inbound, account_id=connection.account_id)
+            inbound_event_receive(
+                inbound=inbound, account_id=connection.account_id, connection_id=connection.pk
+            )
         body, content_type = gateway.inbound_answer()
         return HttpResponse(body, content_type=content_type)
 

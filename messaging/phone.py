@@ -137,6 +137,12 @@ def _carrier(connection: Connection | None) -> str:
     return str(connection) if connection else "SMS_GATEWAY_BACKEND"
 
 
+def number_carrier(number: Number) -> str:
+    """What a reply from `number` leaves through when that is not the simulator (its
+    connection, else the account's default, else SMS_GATEWAY_BACKEND); "" when it is."""
+    return _carrier(number.connection or _default_connection(account_id=number.account_id))
+
+
 def _on_carrier(default: Connection | None) -> Q:
     """The numbers whose messages leave through a real carrier, as a filter."""
     on_carrier = Q(connection__isnull=False) & ~Q(connection__kind=Connection.Kind.SIMULATOR)

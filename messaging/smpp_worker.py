@@ -201,7 +201,9 @@ class SmppWorker:
 
     def _inbound(self, inbound: Inbound) -> None:
         try:
-            inbound_event_receive(inbound=inbound, account_id=self.account_id)
+            inbound_event_receive(
+                inbound=inbound, account_id=self.account_id, connection_id=self.connection_id
+            )
         except ServiceError as exc:  # acknowledged to the SMSC all the same: no redelivery
             logger.warning("inbound message from %r refused: %s", inbound.sender, exc.message)
 

@@ -3,7 +3,7 @@
 Keywords are the account's own data and edited here. Opt-outs are facts the inbound
 handler records: an operator may add one (a customer called to say STOP) or remove
 one, always through the opt-out services so every change lands in the audit with
-the operator's name; the audit and the inbound messages are only read.
+the operator's name; the audit, the inbound messages and the unrouted ones are only read.
 """
 
 import re
@@ -24,7 +24,7 @@ from accounts.admin_mixins import (
     SavedByServiceAdmin,
     short_time,
 )
-from optout.models import InboundMessage, Keyword, OptOut, OptOutEvent
+from optout.models import InboundMessage, Keyword, OptOut, OptOutEvent, UnroutedInbound
 from optout.services import ACCOUNT_WIDE, optout_record, optout_remove
 from pools.admin import PoolFilter
 from pools_project.errors import ServiceError
@@ -321,4 +321,45 @@ class InboundMessageAdmin(ReadOnlyAdmin):
             '<a href="{}">{}</a>',
             reverse("admin:messaging_message_change", args=[inbound.auto_reply_id]),
             Truncator(inbound.auto_reply.body).chars(40),
+        )
+
+
+# Unrouted inbound
+
+
+@admin.register(UnroutedInbound)
+class UnroutedInboundAdmin(ReadOnlyAdmin):
+    """Messages to no number of the service's — typically one mistyped in a provider's
+    console. Those of the generic webhook belong to no account, so only superusers see
+    them; an account's staff see those that came through the account's connections."""
+
+    list_display = ["sender", "to", "body_excerpt", "came_through", "received_at", "account"]
+    list_filter = ["received_at", ("connection", admin.RelatedOnlyFieldListFilter), ACCOUNT_FILTER]
+    list_select_related = ["connection", "account"]
+    search_fields = ["sender", "to", "body"]
+    date_hierarchy = "received_at"
+    fields = [
+        "account",
+        "came_through",
+        "sender",
+        "to",
+        "body",
+        "received_at",
+        "carrier_message_id",
+        "created_at",
+    ]
+
+    @admin.display(description="body")
+    def body_excerpt(self, unrouted):
+        return Truncator(" ".join(unrouted.body.split())).chars(40)
+
+    @admin.display(description="came through", ordering="connection__name")
+    def came_through(self, unrouted):
+        if unrouted.connection is None:
+            # With an account, it came through one of its connections, since deleted.
+            return "a deleted connection" if unrouted.account_id else "the generic webhook"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:carriers_connection_change", args=[unrouted.connection_id]),
+            unrouted.connection,
         )

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.models import Account
+from carriers.models import Connection
 from messaging.models import Message
 from pools.models import Pool
 from virtual_numbers.models import Number
@@ -136,6 +137,54 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+
+    def __str__(self):
+        return f"{self.sender} → {self.to}: {self.body[:30]}"
+
+
+class UnroutedInbound(models.Model):
+    """A message written to a number the service does not know (or, through a
+    connection, to one its account does not own). The carrier is told all is well, so it
+    does not retry; the message is kept here, so a number mistyped in a provider's
+    console is found."""
+
+    account = models.ForeignKey(
+        Account,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The account of the connection it came through; empty when it came to "
+        "the carriers' generic webhook, which belongs to no account.",
+    )
+    connection = models.ForeignKey(
+        Connection,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The connection that brought it (its webhook, or its SMPP bind); empty: "
+        "the generic webhook.",
+    )
+    carrier_message_id = models.CharField(
+        max_length=100,
+        unique=True,
+        help_text="A carrier's retry of the same message is recorded once.",
+    )
+    sender = models.CharField("from", max_length=16)
+    to = models.CharField(max_length=32, help_text="As the carrier wrote it.")
+    body = models.TextField(blank=True)
+    received_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "unrouted inbound message"
+        verbose_name_plural = "unrouted inbound"
+        ordering = ["-received_at"]
+        indexes = [
+            # The dashboard's "Unrouted inbound today" and the list's date filter.
+            models.Index(fields=["received_at"], name="optout_unrouted_received"),
+        ]
 
     def __str__(self):
         return f"{self.sender} → {self.to}: {self.body[:30]}"

@@ -6,7 +6,7 @@ and every `admin:` URL is this site's.
 
 from django.contrib import admin
 
-from pools_project.dashboard import account_days
+from pools_project.dashboard import account_days, unrouted_figure
 
 # The apps operators work in, in the order of their day.
 OPERATOR_APPS = ["pools", "numbers", "messaging", "optout", "carriers"]
@@ -41,5 +41,8 @@ class ConsoleSite(admin.AdminSite):
             for model, model_admin in self._registry.items()
             if model_admin.has_view_permission(request)
         }
-        days = account_days(user=request.user, viewable=viewable)
-        return super().index(request, {"account_days": days, **(extra_context or {})})
+        context = {
+            "account_days": account_days(user=request.user, viewable=viewable),
+            "unrouted": unrouted_figure(user=request.user, viewable=viewable),
+        }
+        return super().index(request, {**context, **(extra_context or {})})

@@ -3,7 +3,8 @@
 Reads only. Each figure is one grouped aggregate over all the accounts shown, so the
 page runs the same few statements for one account or fifty, however many messages they
 sent. Every count links to the list of exactly what it counts, where the list has a
-filter for it.
+filter for it. One figure stands above the accounts: today's inbound messages to no
+known number, most of which belong to no account.
 """
 
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from accounts.admin_mixins import in_scope, user_account_id
 from accounts.models import Account
 from carriers.models import Connection
 from messaging.models import Message
-from optout.models import OptOut
+from optout.models import OptOut, UnroutedInbound
 from virtual_numbers.capacity import utc_today
 from virtual_numbers.models import Number
 
@@ -68,8 +69,7 @@ def account_days(*, user, viewable: set[type[Model]]) -> list[AccountDay]:
     accounts = list(accounts_in_scope(user))
     ids = [account.pk for account in accounts]
     day = utc_today()
-    since = datetime.combine(day, time.min, tzinfo=UTC)
-    until = since + timedelta(days=1)
+    since, until = day_bounds(day)
     sent = message_counts(ids, since, until) if Message in viewable else None
     waiting = queue_counts(ids) if Message in viewable else None
     optouts = optout_counts(ids, since, until) if OptOut in viewable else None
@@ -88,6 +88,31 @@ def account_days(*, user, viewable: set[type[Model]]) -> list[AccountDay]:
         )
         for account in accounts
     ]
+
+
+def unrouted_figure(*, user, viewable: set[type[Model]]) -> Figure | None:
+    """Today's inbound messages to no known number, as the user's list shows them: all
+    of them for a superuser (those of the generic webhook belong to no account), those
+    that came through the account's connections for its staff. One statement."""
+    if UnroutedInbound not in viewable:
+        return None
+    since, until = day_bounds(utc_today())
+    unrouted = UnroutedInbound.objects.filter(received_at__gte=since, received_at__lt=until)
+    account_id = user_account_id(user)
+    if account_id is not None:
+        unrouted = unrouted.filter(account=account_id)
+    return Figure(
+        "Unrouted inbound today",
+        unrouted.count(),
+        changelist(UnroutedInbound, **between("received_at", since, until)),
+        # A number mistyped in a provider's console, or one people still write to.
+        alarm=True,
+    )
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    since = datetime.combine(day, time.min, tzinfo=UTC)
+    return since, since + timedelta(days=1)
 
 
 # The counts: one statement each, grouped by account.
@@ -154,9 +179,9 @@ def changelist(model: type[Model], **filters) -> str:
     return f"{url}?{urlencode(filters)}"
 
 
-def created_between(since: datetime, until: datetime) -> dict[str, str]:
+def between(field: str, since: datetime, until: datetime) -> dict[str, str]:
     # The very parameters of the list's own "Today" date filter, which then shows as chosen.
-    return {"created_at__gte": str(since), "created_at__lt": str(until)}
+    return {f"{field}__gte": str(since), f"{field}__lt": str(until)}
 
 
 def message_figures(account, counts, since, until) -> list[Figure]:
@@ -169,7 +194,7 @@ def message_figures(account, counts, since, until) -> list[Figure]:
                 Message,
                 status__exact=status,
                 account__id__exact=account.pk,
-                **created_between(since, until),
+                **between("created_at", since, until),
             ),
             alarm=status in LOST,
         )
@@ -193,7 +218,7 @@ def optout_figure(account, counts, since, until) -> Figure:
     return Figure(
         "Opt-outs",
         counts.get(account.pk, {}).get("optouts", 0),
-        changelist(OptOut, account__id__exact=account.pk, **created_between(since, until)),
+        changelist(OptOut, account__id__exact=account.pk, **between("created_at", since, until)),
     )
 
 
@@ -211,6 +236,10 @@ def number_figures(account, counts) -> list[Figure]:
             mine.get("cordoned", 0),
             changelist(Number, state__exact=Number.State.CORDONED, account__id__exact=account.pk),
         ),
-        # The number list has no filter for it (virtual_numbers.admin).
-        Figure("At their daily cap", mine.get("at_cap", 0), alarm=True),
+        Figure(
+            "At their daily cap",
+            mine.get("at_cap", 0),
+            changelist(Number, capacity="at_cap", account__id__exact=account.pk),
+            alarm=True,
+        ),
     ]

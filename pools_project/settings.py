@@ -158,8 +158,11 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 SMS_GATEWAY_BACKEND = os.environ.get(
     "SMS_GATEWAY_BACKEND", "carriers.gateways.simulator.SimulatorGateway"
 )
-# The service's public address, for the short links it puts in message bodies.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
+# The service's public address, for the short links it puts in message bodies and the
+# webhook URLs of connections. Unset, it is where `scripts/run` serves: PORT, or 8000.
+PUBLIC_BASE_URL = (
+    os.environ.get("PUBLIC_BASE_URL") or f"http://localhost:{env_int('PORT', 8000)}"
+).rstrip("/")
 SHORT_LINK_DEFAULT_VALIDITY = env_int("SHORT_LINK_DEFAULT_VALIDITY", 7 * 24 * 3600)
 # A MaxMind GeoIP2/GeoLite2 City database; clicks get country and city when it is set.
 GEOIP_DATABASE = os.environ.get("GEOIP_DATABASE", "")

@@ -5,6 +5,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
+from messaging.services.inbound import inbound_receive
 from messaging.services.sending import message_send
 from optout.services import optout_record
 from tests.scenarios import NEW_YORK, SAN_FRANCISCO, pool_with
@@ -47,3 +48,36 @@ def test_an_operator_follows_a_message_from_the_dashboard_to_its_explanation(ope
     # Its decision, line by line (what the pool would decide now may repeat a line).
     for line in message.explanation.splitlines():
         expect(operator.get_by_text(line, exact=True).first).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "/admin/numbers/number/",
+        "/admin/messaging/notification/",
+        "/admin/optout/optoutevent/",
+        "/admin/optout/inboundmessage/",
+        "/admin/optout/keyword/",
+    ],
+)
+def test_the_lists_operators_read_fit_the_screen(operator, account, changelist):
+    pool = pool_with(account, [NEW_YORK, SAN_FRANCISCO], name="Support", sticky=True)
+    message_send(
+        pool=pool,
+        to="+14155550100",
+        body="Your order shipped",
+        callback={"url": "https://crm.example.com/hooks/sms-status", "strategy": "OnChange"},
+    )
+    optout_record(account=account, recipient="+14155550100", number=SAN_FRANCISCO)
+    inbound_receive(
+        message_id="carrier-1",
+        sender="+14155550100",
+        to=SAN_FRANCISCO,
+        body="When does my order arrive? I ordered it last Tuesday and it has not come yet.",
+    )
+
+    operator.goto(changelist)
+
+    results = "document.querySelector('.results')"
+    assert operator.evaluate(f"{results}.scrollWidth <= {results}.clientWidth"), changelist
+    screenshot(operator, changelist.strip("/").replace("/", "-") + ".png")

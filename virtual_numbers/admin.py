@@ -50,6 +50,19 @@ class HealthFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CapacityFilter(admin.SimpleListFilter):
+    title = "daily cap"
+    parameter_name = "capacity"
+
+    def lookups(self, request, model_admin):
+        return [("at_cap", "At its cap today (UTC)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "at_cap":
+            return queryset.at_daily_cap(utc_today())
+        return queryset
+
+
 class AssignedFilter(admin.SimpleListFilter):
     title = "pool assignment"
     parameter_name = "assigned"
@@ -276,6 +289,7 @@ class NumberAdmin(SavedByServiceAdmin, AccountScopedAdmin):
         NumberPoolFilter,
         HealthFilter,
         "state",
+        CapacityFilter,
         AssignedFilter,
         ("connection", admin.RelatedOnlyFieldListFilter),
         ACCOUNT_FILTER,

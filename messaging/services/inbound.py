@@ -1,5 +1,6 @@
 """What happens when a person writes to one of the service's numbers (SPEC §3)."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -8,16 +9,17 @@ from django.utils import timezone
 
 from carriers.gateways.base import Inbound
 from messaging.models import Message, Notification
+from messaging.phone import number_carrier
 from messaging.services.notifications import notification_record
 from messaging.services.sending import message_send_reply
-from optout.models import InboundMessage, Keyword
+from optout.models import InboundMessage, Keyword, UnroutedInbound
 from optout.selectors import numbers_in_scope, recipient_stopped
 from optout.services import ACCOUNT_WIDE, keyword_match, optout_record, optout_remove
 from pools.models import DEFAULT_HELP_REPLY, DEFAULT_OPT_IN_REPLY, DEFAULT_OPT_OUT_REPLY, Pool
 from pools.services.selection import mapping_engage
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
-from virtual_numbers.phone import parse_e164
+from virtual_numbers.phone import parse_e164, parse_short_code
 
 REPLIES = {
     Keyword.Action.OPTOUT: ("opt_out_reply", DEFAULT_OPT_OUT_REPLY),
@@ -31,6 +33,10 @@ class InboundResult:
     action: str | None
     auto_reply: Message | None = None
     duplicate: bool = False
+    # Written to no number of the service's (or of the connection's account): recorded
+    # as an UnroutedInbound, nothing else done.
+    unrouted: bool = False
+    forwarded_to: str | None = None  # the pool's inboundSMSCallbackUrl, when it was posted to
 
 
 def _sender_facts(sender: str):
@@ -69,17 +75,28 @@ def inbound_receive(
     body: str,
     received_at: datetime | None = None,
     account_id=None,
+    connection_id=None,
 ) -> InboundResult:
     """Record, act on keywords, reply, keep the conversation on its number, forward.
 
     A message to a number the service does not know (or, through a connection, that the
-    connection's account does not own) is acknowledged and changes nothing; a carrier's
-    retry of a message already received is processed once.
+    connection's account does not own) is acknowledged all the same, so the carrier does
+    not retry, and only recorded as unrouted; a carrier's retry of a message already
+    received is processed once.
     """
     facts = _sender_facts(sender)
     number = _our_number(to, facts.country, account_id)
     if number is None:
-        return InboundResult(action=None)
+        _unrouted_record(
+            message_id=message_id,
+            sender=facts.number,
+            to=to,
+            body=body,
+            received_at=received_at,
+            account_id=account_id,
+            connection_id=connection_id,
+        )
+        return InboundResult(action=None, unrouted=True)
     pool_number = getattr(number, "pool_number", None)
     pool = pool_number.pool if pool_number else None
     with transaction.atomic():
@@ -108,12 +125,29 @@ def inbound_receive(
         inbound.action = keyword.action if keyword else ""
         inbound.auto_reply = reply
         inbound.save(update_fields=["action", "auto_reply"])
-        if pool is not None and pool.inbound_sms_callback_url:
+        forwarded_to = (pool.inbound_sms_callback_url or None) if pool else None
+        if forwarded_to:
             _forward(inbound, pool)
-    return InboundResult(inbound.action or None, reply)
+    return InboundResult(inbound.action or None, reply, forwarded_to=forwarded_to)
 
 
-def inbound_event_receive(*, inbound: Inbound, account_id) -> InboundResult:
+def _unrouted_record(*, message_id, sender, to, body, received_at, account_id, connection_id):
+    # `to` is whatever the carrier wrote (a mistyped number is the point): kept as
+    # written, cut to the column. A retry of the same message id is recorded once.
+    UnroutedInbound.objects.get_or_create(
+        carrier_message_id=message_id,
+        defaults={
+            "account_id": account_id,
+            "connection_id": connection_id,
+            "sender": sender,
+            "to": (to or "").strip()[: UnroutedInbound._meta.get_field("to").max_length],
+            "body": body,
+            "received_at": received_at or timezone.now(),
+        },
+    )
+
+
+def inbound_event_receive(*, inbound: Inbound, account_id, connection_id) -> InboundResult:
     """An inbound message as a connection's adapter parsed it, for that connection's account."""
     return inbound_receive(
         message_id=inbound.message_id,
@@ -122,6 +156,47 @@ def inbound_event_receive(*, inbound: Inbound, account_id) -> InboundResult:
         body=inbound.body,
         received_at=inbound.received_at,
         account_id=account_id,
+        connection_id=connection_id,
+    )
+
+
+def inbound_simulate(*, sender: str, to: str, body: str) -> InboundResult:
+    """A message as if `sender` had written it to `to` through a carrier, for trying
+    keywords and replies without one: the very handler a carrier's webhook calls.
+
+    Refused for a number whose messages leave through a real provider: the auto-reply
+    would go, through that provider, to whoever really has `sender`'s number.
+    """
+    facts = _sender_facts(sender)
+    written_to = _written_to(to, facts.country)
+    number = _our_number(written_to, facts.country, None)
+    if number is not None:
+        _refuse_unless_simulated(number, facts.number)
+    return inbound_receive(
+        message_id=f"simulated-{uuid.uuid4()}", sender=facts.number, to=written_to, body=body
+    )
+
+
+def _written_to(to: str, sender_country: str) -> str:
+    """`to` as a carrier would give it: E.164, or a short code of the sender's country."""
+    try:
+        if (to or "").strip().startswith("+"):
+            return parse_e164(to).number
+        return parse_short_code(to, sender_country).number
+    except ServiceError as exc:
+        raise ServiceError("VALIDATION_ERROR", exc.message, errors={"to": [exc.message]}) from None
+
+
+def _refuse_unless_simulated(number: Number, recipient: str) -> None:
+    carrier = number_carrier(number)
+    if not carrier:
+        return
+    raise ServiceError(
+        "NOT_SIMULATED",
+        f"{number.number} answers through {carrier}, not the simulator: an auto-reply "
+        f"would reach {recipient} for real. Only numbers whose messages go through the "
+        "simulator can be written to this way; write from a real phone to try this one.",
+        status=409,
     )
 
 

@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -19,6 +18,7 @@ from tests.factories import (
     NumberFactory,
     UserFactory,
 )
+from tests.test_admin import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +26,6 @@ INDEX = reverse("admin:index")
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
 TODAY = NOW.date()
 Status = Message.Status
-
-
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -144,7 +144,7 @@ STATE_FIELDS = [
 @admin.register(Connection)
 class ConnectionAdmin(SavedByServiceAdmin, AccountScopedAdmin):
     form = ConnectionAdminForm
-    list_display = ["name", "kind", "state", "is_default", "number_count", "account"]
+    list_display = ["name", "kind", "state", "default", "number_count", "account"]
     list_filter = ["kind", "state_status", "is_default", ACCOUNT_FILTER]
     list_select_related = ["account"]
     search_fields = ["name"]
@@ -222,6 +222,11 @@ class ConnectionAdmin(SavedByServiceAdmin, AccountScopedAdmin):
             connection.state_detail,
             connection.get_state_status_display(),
         )
+
+    @admin.display(description="default", ordering="-is_default")
+    def default(self, connection):
+        # In words: "not the default" is no error, as the admin's red ✕ would say.
+        return "the account's default" if connection.is_default else ""
 
     @admin.display(description="numbers", ordering="number_count")
     def number_count(self, connection):

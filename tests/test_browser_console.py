@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from messaging.services.inbound import inbound_receive
 from messaging.services.sending import message_send
 from optout.services import optout_record
+from tests.factories import ConnectionFactory
 from tests.scenarios import NEW_YORK, SAN_FRANCISCO, pool_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,6 +59,7 @@ def test_an_operator_follows_a_message_from_the_dashboard_to_its_explanation(ope
         "/admin/optout/optoutevent/",
         "/admin/optout/inboundmessage/",
         "/admin/optout/keyword/",
+        "/admin/carriers/connection/",
     ],
 )
 def test_the_lists_operators_read_fit_the_screen(operator, account, changelist):
@@ -69,6 +71,7 @@ def test_the_lists_operators_read_fit_the_screen(operator, account, changelist):
         callback={"url": "https://crm.example.com/hooks/sms-status", "strategy": "OnChange"},
     )
     optout_record(account=account, recipient="+14155550100", number=SAN_FRANCISCO)
+    ConnectionFactory(account=account, name="Aggregator SMSC", kind="smpp", state_status="down")
     inbound_receive(
         message_id="carrier-1",
         sender="+14155550100",

@@ -106,11 +106,12 @@ def test_the_list_shows_kind_state_default_and_the_numbers_each_connection_carri
         "name",
         "kind",
         "state",
-        "is_default",
+        "default",
         "number_count",
         "account",
     ]
     assert "Down" in response.content.decode()
+    assert "the account&#x27;s default" in response.content.decode()  # a word, not a red ✕
 
 
 def test_operators_see_and_open_only_their_accounts_connections(

@@ -9,6 +9,7 @@ Staff tied to no account see nothing unless they are superusers, who see everyth
 from django import forms
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from accounts.models import Account
 
@@ -19,6 +20,11 @@ ACCOUNT_FILTER = ("account", admin.RelatedOnlyFieldListFilter)
 def short_time(moment) -> str:
     """A moment in a list, in the console's time zone: sortable, and one short line."""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def excerpt(text: str, length: int = 40) -> str:
+    """A body in a list: one line, cut to `length` characters."""
+    return Truncator(" ".join(text.split())).chars(length)
 
 
 def user_account_id(user):

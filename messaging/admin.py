@@ -25,6 +25,7 @@ from accounts.admin_mixins import (
     ACCOUNT_FILTER,
     ReadOnlyAdmin,
     ReadOnlyInline,
+    excerpt,
     in_scope,
     short_time,
     user_account_id,
@@ -432,7 +433,7 @@ class MessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description="body")
     def body_excerpt(self, message):
-        return Truncator(" ".join(message.body.split())).chars(BODY_EXCERPT)
+        return excerpt(message.body, BODY_EXCERPT)
 
     @admin.display(description="explanation")
     def selection_explanation(self, message):

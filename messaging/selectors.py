@@ -6,7 +6,13 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 
 from messaging.models import Message
-from messaging.quiet_hours import MarketingPlan, QuietWindow, marketing_plan, recipient_rules
+from messaging.quiet_hours import (
+    MarketingPlan,
+    QuietWindow,
+    RecipientRules,
+    marketing_plan,
+    recipient_rules,
+)
 from pools.models import Pool
 
 
@@ -15,7 +21,15 @@ def marketing_hold(
 ) -> MarketingPlan:
     """When a marketing message to `to` through `pool` may go (SPEC §13): the law's hours
     and limits where the recipient is, and the pool's quiet hours."""
-    rules = recipient_rules(to)
+    return marketing_hold_for(
+        pool=pool, rules=recipient_rules(to), requested=requested, deadline=deadline
+    )
+
+
+def marketing_hold_for(
+    *, pool: Pool, rules: RecipientRules, requested: datetime, deadline: datetime | None
+) -> MarketingPlan:
+    """`marketing_hold` for a recipient whose rules are already read."""
     recent = []
     if rules.limited:
         recent = marketing_times(account_id=pool.account_id, to=rules.number, since=requested)

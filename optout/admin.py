@@ -22,6 +22,7 @@ from accounts.admin_mixins import (
     AccountScopedAdmin,
     ReadOnlyAdmin,
     SavedByServiceAdmin,
+    excerpt,
     short_time,
 )
 from optout.models import InboundMessage, Keyword, OptOut, OptOutEvent, UnroutedInbound
@@ -311,7 +312,7 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description="body")
     def body_excerpt(self, inbound):
-        return Truncator(" ".join(inbound.body.split())).chars(40)
+        return excerpt(inbound.body)
 
     @admin.display(description="auto-reply", ordering="auto_reply__created_at")
     def reply(self, inbound):
@@ -351,7 +352,7 @@ class UnroutedInboundAdmin(ReadOnlyAdmin):
 
     @admin.display(description="body")
     def body_excerpt(self, unrouted):
-        return Truncator(" ".join(unrouted.body.split())).chars(40)
+        return excerpt(unrouted.body)
 
     @admin.display(description="came through", ordering="connection__name")
     def came_through(self, unrouted):

@@ -16,7 +16,7 @@ from accounts.models import Account
 from messaging import encoding
 from messaging.models import Message
 from messaging.quiet_hours import MarketingPlan, recipient_rules
-from messaging.selectors import marketing_hold
+from messaging.selectors import marketing_hold_for
 from messaging.services.dispatch import message_enqueue
 from messaging.services.lifecycle import status_event_record
 from pools.models import Pool
@@ -32,9 +32,10 @@ def marketing_hold_locked(
     """`marketing_hold` for a send: where a law limits the marketing messages a day, the
     recipient's others are counted under a lock held until the transaction ends, so that
     two sends at once cannot both take the last of Florida's three."""
-    if recipient_rules(to).limited:
-        transaction_lock(f"marketing:{pool.account_id}:{to}")
-    return marketing_hold(pool=pool, to=to, requested=requested, deadline=deadline)
+    rules = recipient_rules(to)
+    if rules.limited:
+        transaction_lock(f"marketing:{pool.account_id}:{rules.number}")
+    return marketing_hold_for(pool=pool, rules=rules, requested=requested, deadline=deadline)
 
 
 def slot_time(slot: float | None, now: datetime) -> datetime:

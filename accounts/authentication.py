@@ -1,8 +1,17 @@
+from django.db import connection
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions
 
 from accounts.models import Account, ApiKey, hash_api_key
+from pools_project.db import model_from_row
+
+_ACCOUNT_FIELDS = tuple(field.attname for field in Account._meta.concrete_fields)
+_KEY_SQL = (
+    f"SELECT {', '.join(f'a.{field.column}' for field in Account._meta.concrete_fields)}, k.id "
+    f"FROM {Account._meta.db_table} a JOIN {ApiKey._meta.db_table} k ON k.account_id = a.id "
+    "WHERE k.key_hash = %s AND k.revoked_at IS NULL"
+)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -18,22 +27,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         raw_key = raw_key.strip()
         if not raw_key:
             raise exceptions.AuthenticationFailed("The Authorization header has no API key.")
-        found = list(
-            Account.objects.raw(
-                # Every API request runs this: in SQL as written, not built by the ORM.
-                f"SELECT a.*, k.id AS api_key_id FROM {Account._meta.db_table} a "
-                f"JOIN {ApiKey._meta.db_table} k ON k.account_id = a.id "
-                "WHERE k.key_hash = %s AND k.revoked_at IS NULL",
-                [hash_api_key(raw_key)],
-            )
-        )
-        if not found:
+        with connection.cursor() as cursor:
+            # Every API request runs this: in SQL as written, not built by the ORM.
+            cursor.execute(_KEY_SQL, [hash_api_key(raw_key)])
+            row = cursor.fetchone()
+        if row is None:
             raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
-        account = found[0]
+        *account_values, api_key_id = row
+        account = model_from_row(Account, _ACCOUNT_FIELDS, account_values)
         # The key as far as it was read; its other fields load if something asks for them.
-        api_key = ApiKey.from_db(
-            account._state.db, ["id", "account_id"], [account.api_key_id, account.pk]
-        )
+        api_key = model_from_row(ApiKey, ("id", "account_id"), (api_key_id, account.pk))
         api_key.account = account
         return account, api_key
 

@@ -10,6 +10,7 @@ from messaging.models import Message, MessagePart, StatusEvent
 from messaging.services.notifications import message_notify_status
 from optout.models import OptOut
 from optout.services import optout_record
+from pools_project.db import model_insert
 
 # Statuses only move forward: (Scheduled →) Queued → Sent → one of the final ones.
 RANK = {
@@ -27,11 +28,13 @@ EXPIRED = "Expired"
 def status_event_record(*, message: Message, detailed_status: str = "", error_code: str = ""):
     """The status the message just took: its history, its callback, and for a final
     status from a number, that number's health."""
-    StatusEvent.objects.create(
-        message=message,
-        status=message.status,
-        detailed_status=detailed_status,
-        error_code=error_code,
+    model_insert(
+        StatusEvent(
+            message=message,
+            status=message.status,
+            detailed_status=detailed_status,
+            error_code=error_code,
+        )
     )
     message_notify_status(message=message)
     if message.is_final and message.number_id:

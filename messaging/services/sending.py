@@ -16,6 +16,7 @@ from messaging.services.links import body_shorten, links_create
 from messaging.services.scheduling import marketing_hold_locked, slot_time
 from pools.models import Pool
 from pools.services.selection import pool_for_send, recipient_facts, sender_select
+from pools_project.db import model_insert
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
 from virtual_numbers.pacing import number_reserve_slot
@@ -122,7 +123,7 @@ def message_send(
         status, detailed_status = Message.Status.SCHEDULED, ""
     else:
         status, detailed_status = Message.Status.QUEUED, ""
-    message = Message.objects.create(
+    message = Message(
         account_id=pool.account_id,
         pool=pool,
         to=chosen.recipient,
@@ -147,6 +148,7 @@ def message_send(
         rule=decision.rule,
         explanation="\n".join(explanation),
     )
+    model_insert(message)
     # The links first: the Queued notification carries the message with its links.
     links_create(message=message, links=links, validity_seconds=url_validity or 0)
     status_event_record(message=message, detailed_status=message.detailed_status)

@@ -36,7 +36,7 @@ from pools.alphanumeric import accepts_alphanumeric
 from pools.choices import Channel, Strategy
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.selectors import pool_not_found
-from pools_project.db import db_value
+from pools_project.db import db_value, in_list, model_from_row
 from pools_project.errors import ServiceError
 from virtual_numbers import capacity
 from virtual_numbers.choices import NumberState, NumberType
@@ -211,16 +211,23 @@ class SqlPoolNumbers:
     def _first_tiers(self, tiers, eligibility) -> tuple[int | None, int | None]:
         """One statement of index probes, tier by tier, stopping at the first that has
         an eligible number: no tier is counted to find out whether it is empty. Probed
-        twice: as eligible, and capacity aside (which tier capacity alone passes over)."""
-        columns, params = [], []
-        for probed in (eligibility, eligibility.ignoring_capacity()):
-            probes = []
-            for i, tier in enumerate(tiers):
-                where, where_params = self._where(probed, tier)
-                probes.append(f"(SELECT {i} FROM {_NUMBERS} WHERE {where} LIMIT 1)")
-                params += where_params
-            columns.append(f"COALESCE({', '.join(probes)})")
-        return _rows(f"SELECT {', '.join(columns)}", params)[0]
+        again capacity aside (which tier capacity alone passes over) only when the first
+        tier has no eligible number: if it has, it is also the first capacity aside."""
+        (eligible, eligible_params), (held, held_params) = (
+            self._probes(tiers, probed) for probed in (eligibility, eligibility.ignoring_capacity())
+        )
+        return _rows(
+            f"SELECT e, CASE WHEN e = 0 THEN 0 ELSE {held} END FROM (SELECT {eligible} AS e) t",
+            [*held_params, *eligible_params],  # in the order they appear
+        )[0]
+
+    def _probes(self, tiers, eligibility) -> tuple[str, list]:
+        probes, params = [], []
+        for i, tier in enumerate(tiers):
+            where, where_params = self._where(eligibility, tier)
+            probes.append(f"(SELECT {i} FROM {_NUMBERS} WHERE {where} LIMIT 1)")
+            params += where_params
+        return f"COALESCE({', '.join(probes)})", params
 
     def _grouped(self, tier, eligibility, busy_after):
         """The tier's numbers grouped by what the choice reads; those health or capacity
@@ -290,8 +297,9 @@ class SqlPoolNumbers:
             where.append(takes_new)
             params += takes_new_params
         if tier.area_codes:
-            where.append(f"n.area_code IN ({', '.join(['%s'] * len(tier.area_codes))})")
-            params += sorted(tier.area_codes)
+            in_codes, codes = in_list("n.area_code", tier.area_codes)
+            where.append(in_codes)
+            params += codes
         elif tier.location:
             where.append("n.location = %s AND n.country = %s")
             params += [tier.location, tier.country]
@@ -299,6 +307,9 @@ class SqlPoolNumbers:
             where.append("n.country = %s")
             params.append(tier.country)
         return " AND ".join(where), params
+
+
+_POOL_FIELDS = tuple(field.attname for field in Pool._meta.concrete_fields)
 
 
 class PoolForSend(NamedTuple):
@@ -320,34 +331,28 @@ def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolFor
         "WHERE pn.pool_id = p.id AND n.number = o.number)"
     )
     share = " FOR SHARE OF p" if lock and connection.features.has_select_for_update else ""
-    rows = list(
-        Pool.objects.raw(
-            f"SELECT p.*, o.number AS optout_number, {in_pool} AS optout_in_pool, "
-            "c.id AS default_connection_id, c.state_status AS default_connection_status "
-            f"FROM {pool_table} p LEFT JOIN {optout_table} o "
-            "ON o.account_id = p.account_id AND o.recipient = %s "
-            f"LEFT JOIN {Connection._meta.db_table} c "
-            "ON c.account_id = p.account_id AND c.is_default "
-            f"WHERE p.id = %s AND p.account_id = %s{share}",
-            [recipient, db_value(Pool, "id", pool_id), db_value(Pool, "account", account_id)],
-        )
+    columns = ", ".join(f"p.{field.column}" for field in Pool._meta.concrete_fields)
+    rows = _rows(
+        f"SELECT {columns}, o.number, {in_pool}, c.id, c.state_status "
+        f"FROM {pool_table} p LEFT JOIN {optout_table} o "
+        "ON o.account_id = p.account_id AND o.recipient = %s "
+        f"LEFT JOIN {Connection._meta.db_table} c "
+        "ON c.account_id = p.account_id AND c.is_default "
+        f"WHERE p.id = %s AND p.account_id = %s{share}",
+        [recipient, db_value(Pool, "id", pool_id), db_value(Pool, "account", account_id)],
     )
     if not rows:
         raise pool_not_found()
-    numbers = {row.optout_number for row in rows if row.optout_number is not None}
+    fields = len(_POOL_FIELDS)
+    numbers = {row[fields] for row in rows if row[fields] is not None}
+    default_id, default_status = rows[0][fields + 2 :]
     return PoolForSend(
-        rows[0],
+        model_from_row(Pool, _POOL_FIELDS, rows[0][:fields]),
         frozenset(numbers - {""}),
-        frozenset(row.optout_number for row in rows if row.optout_in_pool),
+        frozenset(row[fields] for row in rows if row[fields + 1]),
         "" in numbers,
-        _default_connection(rows[0]),
+        DefaultConnection(_uuid(default_id), default_status) if default_id else DefaultConnection(),
     )
-
-
-def _default_connection(row) -> DefaultConnection:
-    if row.default_connection_id is None:
-        return DefaultConnection()
-    return DefaultConnection(_uuid(row.default_connection_id), row.default_connection_status)
 
 
 class MappingRow(NamedTuple):
@@ -496,11 +501,15 @@ def _apply(pool, request, decision: core.Decision, mapping_row) -> bool:
     ):
         return False
     if decision.new_assignment:
-        PoolNumber.objects.filter(pk=decision.number.id).update(
-            assignment_count=F("assignment_count") + 1,
-            mapping_count=F("mapping_count") + int(decision.create_mapping),
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(_ASSIGNED_SQL, [int(decision.create_mapping), decision.number.id])
     return True
+
+
+_ASSIGNED_SQL = (
+    f"UPDATE {PoolNumber._meta.db_table} SET assignment_count = assignment_count + 1, "
+    "mapping_count = mapping_count + %s WHERE id = %s"
+)
 
 
 def _touch(mapping_row: MappingRow, now: datetime) -> bool:

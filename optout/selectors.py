@@ -1,10 +1,12 @@
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db import connection
+from django.db.models import QuerySet
 
 from accounts.models import Account
 from optout.models import OptOut
 from pools.choices import OptOutScope
 from pools.decision import opted_out_of
 from pools.models import Pool, PoolNumber
+from pools_project.db import db_value
 from virtual_numbers.models import Number
 
 
@@ -25,16 +27,22 @@ def recipient_stopped(*, account_id, recipient: str, number: str, pool) -> bool:
     """Has the recipient opted out of hearing from `number` (in `pool`)? STOPALL included.
     One statement: the recipient's opt-outs, each marked if it is of a number of the pool;
     the scope rule is the selection core's."""
-    in_pool = (
-        Exists(PoolNumber.objects.filter(pool=pool, number__number=OuterRef("number")))
-        if pool is not None
-        else Value(False)
-    )
-    rows = list(
-        OptOut.objects.filter(account_id=account_id, recipient=recipient).values_list(
-            "number", in_pool
+    in_pool, params = "1 = 0", []
+    if pool is not None:
+        in_pool = (
+            f"EXISTS (SELECT 1 FROM {PoolNumber._meta.db_table} pn "
+            f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
+            "WHERE pn.pool_id = %s AND n.number = o.number)"
         )
-    )
+        params.append(db_value(PoolNumber, "pool", pool.pk))
+    with connection.cursor() as cursor:
+        # Every dispatch runs this: in SQL as written, not built by the ORM.
+        cursor.execute(
+            f"SELECT o.number, {in_pool} FROM {OptOut._meta.db_table} o "
+            "WHERE o.account_id = %s AND o.recipient = %s",
+            [*params, db_value(OptOut, "account", account_id), recipient],
+        )
+        rows = cursor.fetchall()
     opted_out = frozenset(stopped for stopped, _ in rows)
     return "" in opted_out or opted_out_of(
         scope=pool.opt_out_scope if pool is not None else OptOutScope.NUMBER,

@@ -313,9 +313,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=2
-    )
+    # Parameters bound by the server, and a statement run twice on a connection prepared
+    # (psycopg): the send path's statements are planned once per connection, not on
+    # every send, where planning cost more than running them (SPEC §15). A PgBouncer in
+    # transaction mode older than 1.21 keeps no prepared statement: turn them off there.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from messaging.models import Message
 from messaging.services.sending import message_send
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.services import selection as sender
@@ -235,6 +236,50 @@ def test_a_send_takes_the_same_statements_in_a_pool_of_10_or_10000_numbers(api, 
     assert not any('FROM "pools_poolnumber"' in sql for sql in large["sticky hit"])
     for sql in (*large["new recipient"], *large["sticky hit"]):
         assert not ("COUNT(" in sql.upper() and "pools_stickymapping" in sql), sql
+
+
+def test_the_embedded_default_hands_a_message_over_in_a_few_statements(
+    api, account, django_capture_on_commit_callbacks
+):
+    """Without a broker the simulator's message is dispatched right after the send's
+    commit: from the message as it was written (not read again), Sent and Delivered
+    recorded together. The answer still shows it as it was sent."""
+    pool = geomatch_pool(account, 10)
+    with CaptureQueriesContext(connection) as captured:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = send_request(api, pool, "+12125550199")()
+        sent = len(captured.captured_queries)
+        dispatch = [
+            query["sql"]
+            for query in captured.captured_queries[sent:]
+            if not query["sql"].upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))
+        ]
+
+    assert response.json()["status"] == "Queued"
+    message = Message.objects.get(pk=response.json()["trackingId"])
+    assert message.status == "Delivered"
+    assert list(message.status_events.values_list("status", flat=True).order_by("pk")) == [
+        "Queued",
+        "Sent",
+        "Delivered",
+    ]
+    assert len(dispatch) <= 10, dispatch
+
+
+@pytest.mark.postgres
+def test_the_send_path_statements_are_prepared_once_per_connection(api, account):
+    """PostgreSQL plans a statement the connection has run twice only once: planning
+    cost more than running the send's statements."""
+    pool = geomatch_pool(account, 10)
+    for i in range(3):
+        send_request(api, pool, recipient(i))()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    assert any('INSERT INTO "messaging_message"' in statement for statement in prepared)
+    assert any("FROM accounts_account a JOIN accounts_apikey k" in s for s in prepared)
 
 
 def test_a_send_decides_on_the_settings_as_committed_not_as_loaded(account):

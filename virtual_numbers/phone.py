@@ -1,5 +1,6 @@
 """Parsing the numbers the service meets: senders it registers and recipients it texts."""
 
+import functools
 from dataclasses import dataclass
 
 import phonenumbers
@@ -31,6 +32,9 @@ def is_country_code(value: str) -> bool:
     return value in phonenumbers.SUPPORTED_REGIONS
 
 
+# The facts of a number never change: a recipient texted again is not parsed again
+# (every send parses its recipient, and phonenumbers' parsing costs more than a lookup).
+@functools.lru_cache(maxsize=16_384)
 def parse_e164(raw: str) -> PhoneFacts:
     """Facts about an E.164 number; ServiceError INVALID_NUMBER if it is not a valid one."""
     text = (raw or "").strip()

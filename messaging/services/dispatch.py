@@ -17,6 +17,7 @@ sweep (`messages_dispatch_due`) enqueues the message again. A message the carrie
 just before such a death is handed over twice: the README says so.
 """
 
+import copy
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,8 +48,12 @@ from messaging import encoding, queue
 from messaging.models import AUTO_REPLY_RULE, Message, MessagePart
 from messaging.services.lifecycle import (
     EXPIRED,
+    Step,
     carrier_optout_record,
     message_report_status,
+    message_report_steps,
+    message_status_of,
+    part_receipt,
     receipt_apply,
 )
 from optout.selectors import recipient_stopped
@@ -78,11 +83,18 @@ class Claim:
 
 def message_enqueue(message: Message) -> None:
     """Once the send commits, a dispatch at the message's turn. SMPP messages are taken
-    by their connection's `run_smpp` process instead; the task finds that out."""
+    by their connection's `run_smpp` process instead; the task finds that out.
+    In-process (no broker), a message due now is handed over right after the commit,
+    as it was written rather than read again; one due later is the sweep's."""
     delay = (message.dispatch_at - timezone.now()).total_seconds() if message.dispatch_at else 0
-    queue.enqueue_after_commit(
-        queue.DISPATCH, str(message.pk), countdown=delay if delay > 0 else None
-    )
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        queue.enqueue_after_commit(
+            queue.DISPATCH, str(message.pk), countdown=delay if delay > 0 else None
+        )
+    elif delay <= 0:
+        # A copy: the sender's answer shows the message as it was sent, Queued.
+        written = copy.copy(message)
+        transaction.on_commit(lambda: message_dispatch_loaded(written), robust=True)
 
 
 def unleased(now: datetime) -> Q:
@@ -98,9 +110,16 @@ def _due(now: datetime):
 def message_dispatch(*, message_id, now: datetime | None = None) -> Wait | None:
     """Hand one message over if its turn has come; Wait when it must be tried again.
     Safe to run twice, or in two workers at once: only one claim can win."""
-    now = now or timezone.now()
     message = Message.objects.select_related("connection", "pool").filter(pk=message_id).first()
-    if message is None or message.status != Message.Status.QUEUED:
+    if message is None:
+        return None
+    return message_dispatch_loaded(message, now=now)
+
+
+def message_dispatch_loaded(message: Message, *, now: datetime | None = None) -> Wait | None:
+    """`message_dispatch` of a message already read."""
+    now = now or timezone.now()
+    if message.status != Message.Status.QUEUED:
         return None
     if message.connection and not gateway_for(message.connection).sends_inline:
         return None  # its connection's run_smpp process takes it
@@ -205,21 +224,35 @@ def dispatch_record(*, claim: Claim, outcome: Outcome) -> Wait | None:
 
 def message_accepted(*, message: Message, accepted: Accepted) -> None:
     """Sent, with the provider's ids (one per part), and what it already reported, in
-    one transaction: no crash can leave the simulator's message Sent without its report."""
+    one transaction: no crash can leave the simulator's message Sent without its report.
+    A report on a part just made is applied as the row is written, not looked up."""
     provider_id = accepted.provider_ids[0] if accepted.provider_ids else ""
-    with transaction.atomic():
-        MessagePart.objects.bulk_create(
-            MessagePart(
-                message=message, index=i, connection_id=message.connection_id, provider_id=pid
-            )
-            for i, pid in enumerate(accepted.provider_ids)
+    parts = {
+        pid: MessagePart(
+            message=message, index=i, connection_id=message.connection_id, provider_id=pid
         )
+        for i, pid in enumerate(accepted.provider_ids)
+    }
+    steps, later = [Step(Message.Status.SENT)], []
+    with transaction.atomic():
+        for receipt in accepted.receipts:
+            part = parts.get(receipt.provider_id)
+            if part is None:
+                later.append(receipt)
+                continue
+            if receipt.recipient_stopped:
+                carrier_optout_record(message=message)
+            if part_receipt(part, receipt):
+                status = message_status_of({p.status for p in parts.values()}, receipt.status)
+                if status is not None:
+                    steps.append(Step(status, receipt.detailed_status, receipt.error_code))
+        MessagePart.objects.bulk_create(parts.values())
         Message.objects.filter(pk=message.pk).update(
             provider_message_id=provider_id, lease_until=None
         )
         message.provider_message_id = provider_id
-        message_report_status(message=message, status=Message.Status.SENT)
-        for receipt in accepted.receipts:
+        message_report_steps(message=message, steps=steps)
+        for receipt in later:
             receipt_apply(connection_id=message.connection_id, receipt=receipt)
     connection_state_record(
         connection_id=message.connection_id, result=CheckResult("up", "Accepted a message.")

@@ -1,34 +1,48 @@
 """Number health from delivery reports (Telnyx: a number delivering under 25% is unhealthy)."""
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 
 from messaging.models import Message
 from messaging.services.lifecycle import EXPIRED
+from pools_project.db import db_value, in_list
 from virtual_numbers.models import Number
 
-# What says something about the number: not an expiry in our own queue, nor a marketing
-# message that quiet hours held past its ttl.
-REPORTS = Q(
-    status__in=[Message.Status.DELIVERED, Message.Status.UNDELIVERED, Message.Status.FAILED]
-) & ~Q(detailed_status__in=[EXPIRED, Message.QUIET_HOURS])
+# What says something about the number: a final status, but not an expiry in our own
+# queue, nor a marketing message that quiet hours held past its ttl.
+_FINAL = (Message.Status.DELIVERED, Message.Status.UNDELIVERED, Message.Status.FAILED)
+_NOT_ABOUT_THE_NUMBER = (EXPIRED, Message.QUIET_HOURS)
 
 
 def number_health_recompute(*, number_id) -> bool:
     """Healthy unless the delivered share of the number's recent final statuses is under
     the threshold, over at least the minimum of reports. An operator's override, kept
-    in its own column, still wins when health is read."""
-    recent = list(
-        Message.objects.filter(REPORTS, number_id=number_id)
-        .order_by("-updated_at", "-pk")
-        .values_list("status", flat=True)[: settings.NUMBER_HEALTH_WINDOW]
-    )
-    healthy = len(recent) < settings.NUMBER_HEALTH_MIN_REPORTS or (
-        recent.count(Message.Status.DELIVERED) / len(recent) >= settings.NUMBER_HEALTH_THRESHOLD
-    )
-    Number.objects.filter(pk=number_id).exclude(computed_healthy=healthy).update(
-        computed_healthy=healthy
-    )
+    in its own column, still wins when health is read. In SQL as written: it runs after
+    every final status."""
+    final, final_params = in_list("status", _FINAL)
+    not_about, not_about_params = in_list("detailed_status", _NOT_ABOUT_THE_NUMBER)
+    number = db_value(Number, "id", number_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT status FROM {Message._meta.db_table} "
+            f"WHERE number_id = %s AND {final} AND NOT ({not_about}) "
+            "ORDER BY updated_at DESC, id DESC LIMIT %s",
+            [
+                number,
+                *final_params,
+                *not_about_params,
+                settings.NUMBER_HEALTH_WINDOW,
+            ],
+        )
+        recent = [status for (status,) in cursor.fetchall()]
+        healthy = len(recent) < settings.NUMBER_HEALTH_MIN_REPORTS or (
+            recent.count(Message.Status.DELIVERED) / len(recent) >= settings.NUMBER_HEALTH_THRESHOLD
+        )
+        cursor.execute(
+            f"UPDATE {Number._meta.db_table} SET computed_healthy = %s "
+            "WHERE id = %s AND computed_healthy <> %s",
+            [healthy, number, healthy],
+        )
     return healthy
 
 

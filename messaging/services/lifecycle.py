@@ -1,5 +1,8 @@
 """A message's way from Queued to its final status, and nothing after."""
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -46,6 +49,27 @@ def clipped(field: str, value: str) -> str:
     return value[: Message._meta.get_field(field).max_length]
 
 
+# What reports change once the message is sent: read again, under the row's lock, before
+# a report applies. The rest stays as the send wrote it.
+_REPORTED = (
+    "status",
+    "detailed_status",
+    "error_code",
+    "provider_message_id",
+    "sent_at",
+    "lease_until",
+    "updated_at",
+)
+
+
+class Step(NamedTuple):
+    """A status a report moves a message to."""
+
+    status: str
+    detailed_status: str = ""
+    error_code: str = ""
+
+
 @transaction.atomic
 def message_report_status(
     *, message: Message, status: str, detailed_status: str = "", error_code: str = ""
@@ -55,24 +79,39 @@ def message_report_status(
     A final status never regresses, and a late or repeated report does not reopen a
     message. The row is locked so two reports for one message apply one after the other.
     """
-    detailed_status = clipped("detailed_status", detailed_status)
-    error_code = clipped("error_code", error_code)
-    current = Message.objects.select_for_update().get(pk=message.pk)
-    if RANK[status] <= RANK[current.status]:
+    return message_report_steps(message=message, steps=[Step(status, detailed_status, error_code)])
+
+
+@transaction.atomic
+def message_report_steps(*, message: Message, steps: Sequence[Step]) -> bool:
+    """`message_report_status` for reports that arrived together (Sent, and the
+    simulator's Delivered): each step forward is recorded and notified as it would be
+    alone, and the row is locked and written once."""
+    locked = Message.objects.select_for_update().filter(pk=message.pk)
+    message.__dict__.update(zip(_REPORTED, locked.values_list(*_REPORTED).get(), strict=True))
+    fields = set()
+    for status, detailed_status, error_code in steps:
+        if RANK[status] <= RANK[message.status]:
+            continue
+        message.status = status
+        message.detailed_status = clipped("detailed_status", detailed_status)
+        message.error_code = clipped("error_code", error_code)
+        message.updated_at = timezone.now()
+        fields.update(("status", "detailed_status", "error_code", "updated_at"))
+        if status == Message.Status.SENT:
+            message.sent_at = message.updated_at
+            fields.add("sent_at")
+        if message.is_final:
+            message.lease_until = None
+            fields.add("lease_until")
+        status_event_record(
+            message=message,
+            detailed_status=message.detailed_status,
+            error_code=message.error_code,
+        )
+    if not fields:
         return False
-    current.status = status
-    current.detailed_status = detailed_status
-    current.error_code = error_code
-    fields = ["status", "detailed_status", "error_code", "updated_at"]
-    if status == Message.Status.SENT:
-        current.sent_at = timezone.now()
-        fields.append("sent_at")
-    if current.is_final:
-        current.lease_until = None
-        fields.append("lease_until")
-    current.save(update_fields=fields)
-    status_event_record(message=current, detailed_status=detailed_status, error_code=error_code)
-    message.__dict__.update({f: getattr(current, f) for f in ("status", *fields)})
+    Message.objects.filter(pk=message.pk).update(**{f: getattr(message, f) for f in fields})
     return True
 
 
@@ -92,13 +131,11 @@ def receipt_apply(*, connection_id, receipt: Receipt) -> Message | None:
     message = part.message
     if receipt.recipient_stopped:
         carrier_optout_record(message=message)
-    if receipt.status is None or RANK[receipt.status] < RANK[part.status]:
-        return message  # "unknown", or a late word after a final one
-    part.status = receipt.status
-    part.detailed_status = clipped("detailed_status", receipt.detailed_status)
-    part.error_code = clipped("error_code", receipt.error_code)
+    if not part_receipt(part, receipt):
+        return message
     part.save(update_fields=["status", "detailed_status", "error_code"])
-    status = _aggregate(message, receipt.status)
+    statuses = set(message.parts.values_list("status", flat=True))
+    status = message_status_of(statuses, receipt.status)
     if status is not None:
         message_report_status(
             message=message,
@@ -107,6 +144,26 @@ def receipt_apply(*, connection_id, receipt: Receipt) -> Message | None:
             error_code=receipt.error_code,
         )
     return message
+
+
+def part_receipt(part: MessagePart, receipt: Receipt) -> bool:
+    """The part as the report leaves it; False, unchanged, for "unknown" or a late word
+    after a final one."""
+    if receipt.status is None or RANK[receipt.status] < RANK[part.status]:
+        return False
+    part.status = receipt.status
+    part.detailed_status = clipped("detailed_status", receipt.detailed_status)
+    part.error_code = clipped("error_code", receipt.error_code)
+    return True
+
+
+def message_status_of(statuses: set[str], status: str) -> str | None:
+    """The status a part's report of `status` gives its message, its parts being at
+    `statuses` now (that part's included): Delivered once every part is, Undelivered
+    or Failed as soon as one is; None: not yet."""
+    if status != Message.Status.DELIVERED:
+        return status
+    return status if statuses == {Message.Status.DELIVERED} else None
 
 
 def carrier_optout_record(*, message: Message) -> None:
@@ -119,13 +176,6 @@ def carrier_optout_record(*, message: Message) -> None:
             number=message.sender,
             source=OptOut.Source.CARRIER,
         )
-
-
-def _aggregate(message: Message, status: str) -> str | None:
-    if status != Message.Status.DELIVERED:
-        return status
-    statuses = set(message.parts.values_list("status", flat=True))
-    return status if statuses == {Message.Status.DELIVERED} else None
 
 
 def messages_expire(*, now=None) -> int:

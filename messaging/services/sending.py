@@ -1,5 +1,6 @@
 """Messages into the world: a send through a pool, and the auto-replies to keywords."""
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -15,7 +16,12 @@ from messaging.services.lifecycle import status_event_record
 from messaging.services.links import body_shorten, links_create
 from messaging.services.scheduling import marketing_hold_locked, slot_time
 from pools.models import Pool
-from pools.services.selection import pool_for_send, recipient_facts, sender_select
+from pools.services.selection import (
+    SelectionRaced,
+    pool_for_send,
+    recipient_facts,
+    sender_select,
+)
 from pools_project.db import model_insert
 from pools_project.errors import ServiceError
 from virtual_numbers.models import Number
@@ -43,6 +49,23 @@ def body_prepare(*, body: str, shorten: bool, transcode: bool):
     return text, links, analysis, parts
 
 
+def _again_when_raced(send):
+    """`send`, a transaction of its own (a savepoint in the caller's), made again when
+    its new assignment lost a race after writing (`SelectionRaced`): rolled back, it
+    chooses again on what the other send committed."""
+
+    @functools.wraps(send)
+    def again(**kwargs):
+        while True:
+            try:
+                return send(**kwargs)
+            except SelectionRaced:
+                continue
+
+    return again
+
+
+@_again_when_raced
 @transaction.atomic
 def message_send(
     *,

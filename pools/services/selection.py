@@ -15,12 +15,12 @@ What is serialised, and by what:
   skips it (SKIP LOCKED) for the next best, so neither waits for the other;
 - two new recipients for a number's last place under its daily cap: the number's row —
   the statement that records the use waits for the other's and checks the cap again;
-  the send that finds no place left undoes its writes (a savepoint) and chooses again.
+  the send that finds no place left raises `SelectionRaced`, and its caller rolls its
+  transaction back and sends again (no savepoint per send).
 """
 
 import uuid
 from collections import Counter
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
@@ -176,6 +176,7 @@ class SqlPoolNumbers:
         self.default = loaded.default_connection
         self.opted_out_pool_numbers = loaded.opted_out_pool_numbers
         self.claim = claim
+        self.pool_id = db_value(PoolNumber, "pool", self.pool.pk)
 
     def among(self, numbers):
         return numbers & self.opted_out_pool_numbers
@@ -286,7 +287,7 @@ class SqlPoolNumbers:
         capable = "n.mms_capable" if eligibility.channel == Channel.MMS else "n.sms_capable"
         where = [f"pn.pool_id = %s AND {capable} AND (n.type <> %s OR n.country = %s)"]
         params = [
-            db_value(PoolNumber, "pool", self.pool.pk),
+            self.pool_id,
             NumberType.SHORTCODE,
             eligibility.country,
         ]
@@ -467,29 +468,33 @@ def sender_select(
     request = _request(loaded, recipient, channel, strategy, now)
     while True:
         decision, mapping_row = _decide(loaded, request, claim=True)
-        # A new assignment's writes are a savepoint: when they cannot all be made, what
-        # was written goes with it (no half-written mapping), and deciding again sees
-        # what the other send committed. Any other decision's only write that can fail
-        # is its first.
-        with transaction.atomic() if decision.new_assignment else nullcontext():
-            selection = _write(loaded.pool, request, decision, mapping_row, parts)
-            if selection is None and decision.new_assignment:
-                transaction.set_rollback(True)
+        selection = _write(loaded.pool, request, decision, mapping_row, parts)
         if selection is not None:
             return selection
 
 
+class SelectionRaced(Exception):
+    """A new assignment lost a race after it had written (another send took the chosen
+    number's last place under its daily cap): what it wrote must go, with the caller's
+    transaction, and the send be made again on what is committed then."""
+
+
 def _write(pool, request, decision: core.Decision, mapping_row, parts: int) -> Selection | None:
-    """The decision's mapping, counters and turn; None if another send got in the way:
-    it changed the recipient's mapping meanwhile (created it, or it was purged or
-    moved), or took the chosen number's last place under its daily cap."""
+    """The decision's mapping, counters and turn; None if another send got in the way
+    before anything was written: it changed the recipient's mapping meanwhile (created
+    it, or it was purged or moved). SelectionRaced once something was."""
     if not _apply(pool, request, decision, mapping_row):
         return None
-    return _record_use(request, decision, parts)
+    selection = _record_use(request, decision, parts)
+    if selection is None:
+        raise SelectionRaced
+    return selection
 
 
 def _apply(pool, request, decision: core.Decision, mapping_row) -> bool:
-    if decision.drop_mapping and mapping_row is not None and not _mapping_delete(mapping_row):
+    """False if the first write found the mapping changed: nothing is written then."""
+    dropped = decision.drop_mapping and mapping_row is not None
+    if dropped and not _mapping_delete(mapping_row):
         return False
     if decision.reuse_mapping and not _touch(mapping_row, request.now):
         return False
@@ -499,6 +504,8 @@ def _apply(pool, request, decision: core.Decision, mapping_row) -> bool:
         recipient=request.recipient.number,
         now=request.now,
     ):
+        if dropped:
+            raise SelectionRaced
         return False
     if decision.new_assignment:
         with connection.cursor() as cursor:

@@ -310,15 +310,16 @@ class SqlPoolNumbers:
         return " AND ".join(where), params
 
 
-_POOL_FIELDS = tuple(field.attname for field in Pool._meta.concrete_fields)
-
-
 class PoolForSend(NamedTuple):
     pool: Pool
     opted_out: frozenset[str]  # numbers the recipient opted out of
     opted_out_pool_numbers: frozenset[str]  # those of them that are this pool's
     opted_out_everywhere: bool  # STOPALL
     default_connection: DefaultConnection
+
+
+_POOL_FIELDS = tuple(field.attname for field in Pool._meta.concrete_fields)
+_POOL_COLUMNS = ", ".join(f"p.{field.column}" for field in Pool._meta.concrete_fields)
 
 
 def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolForSend:
@@ -332,9 +333,8 @@ def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolFor
         "WHERE pn.pool_id = p.id AND n.number = o.number)"
     )
     share = " FOR SHARE OF p" if lock and connection.features.has_select_for_update else ""
-    columns = ", ".join(f"p.{field.column}" for field in Pool._meta.concrete_fields)
     rows = _rows(
-        f"SELECT {columns}, o.number, {in_pool}, c.id, c.state_status "
+        f"SELECT {_POOL_COLUMNS}, o.number, {in_pool}, c.id, c.state_status "
         f"FROM {pool_table} p LEFT JOIN {optout_table} o "
         "ON o.account_id = p.account_id AND o.recipient = %s "
         f"LEFT JOIN {Connection._meta.db_table} c "
@@ -344,13 +344,15 @@ def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolFor
     )
     if not rows:
         raise pool_not_found()
-    fields = len(_POOL_FIELDS)
-    numbers = {row[fields] for row in rows if row[fields] is not None}
-    default_id, default_status = rows[0][fields + 2 :]
+    # A row per opt-out of the recipient (one with none if there is none).
+    extra = len(_POOL_FIELDS)
+    opt_outs = [(number, of_pool) for number, of_pool, *_ in (row[extra:] for row in rows)]
+    numbers = {number for number, _ in opt_outs if number is not None}
+    default_id, default_status = rows[0][extra + 2 :]
     return PoolForSend(
-        model_from_row(Pool, _POOL_FIELDS, rows[0][:fields]),
+        model_from_row(Pool, _POOL_FIELDS, rows[0][:extra]),
         frozenset(numbers - {""}),
-        frozenset(row[fields] for row in rows if row[fields + 1]),
+        frozenset(number for number, of_pool in opt_outs if of_pool),
         "" in numbers,
         DefaultConnection(_uuid(default_id), default_status) if default_id else DefaultConnection(),
     )
@@ -464,7 +466,8 @@ def sender_select(
 ) -> Selection:
     """Decide and record: the mapping, the number's counters and the turn its `parts`
     take at the number's rate. Runs in the caller's transaction, which `pool_for_send`
-    (with `lock`) read the pool in."""
+    (with `lock`) read the pool in; SelectionRaced: roll that transaction back and
+    send again."""
     request = _request(loaded, recipient, channel, strategy, now)
     while True:
         decision, mapping_row = _decide(loaded, request, claim=True)

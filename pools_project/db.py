@@ -61,7 +61,7 @@ def model_from_row(model, attnames: tuple[str, ...], values):
 
 
 @functools.cache
-def _insert_sql(model) -> tuple[str, tuple, bool]:
+def _insert_sql(model) -> tuple[str, tuple, object]:
     meta = model._meta
     generated = meta.pk if isinstance(meta.pk, AutoFieldMixin) else None
     fields = tuple(field for field in meta.concrete_fields if field is not generated)
@@ -70,9 +70,9 @@ def _insert_sql(model) -> tuple[str, tuple, bool]:
         f"({', '.join(connection.ops.quote_name(field.column) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    if generated is not None:
+    if generated is not None and connection.features.can_return_columns_from_insert:
         sql += f" RETURNING {connection.ops.quote_name(generated.column)}"
-    return sql, fields, generated is not None
+    return sql, fields, generated
 
 
 def model_insert(instance) -> None:
@@ -80,13 +80,17 @@ def model_insert(instance) -> None:
     statement written once per model: the send path's rows, where the ORM's building of
     an INSERT cost more than its execution. Sends no signals: give it no model that has
     receivers."""
-    sql, fields, returns_pk = _insert_sql(type(instance))
+    sql, fields, generated = _insert_sql(type(instance))
     values = [
         field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
-        if returns_pk:
+        if generated is not None and connection.features.can_return_columns_from_insert:
             instance.pk = cursor.fetchone()[0]
+        elif generated is not None:  # SQLite before 3.35 has no RETURNING
+            instance.pk = connection.ops.last_insert_id(
+                cursor, instance._meta.db_table, generated.column
+            )
     instance._state.adding = False
     instance._state.db = connection.alias

@@ -1,0 +1,63 @@
+"""The hand-written SQL's helpers (pools_project.db): rows load and save as the ORM's do."""
+
+import uuid
+
+import pytest
+from django.db import connection
+
+from accounts.models import Account
+from messaging.models import StatusEvent
+from pools_project import db
+from tests.messaging_factories import StoredMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNT_FIELDS = tuple(field.attname for field in Account._meta.concrete_fields)
+
+
+def test_a_raw_row_loads_as_the_orm_loads_it(account):
+    columns = ", ".join(field.column for field in Account._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM accounts_account WHERE name = %s", ["acme"])
+        row = cursor.fetchone()
+
+    loaded = db.model_from_row(Account, ACCOUNT_FIELDS, row)
+
+    assert isinstance(loaded.pk, uuid.UUID)  # SQLite hands back its hex
+    assert [getattr(loaded, f) for f in ACCOUNT_FIELDS] == [
+        getattr(account, f) for f in ACCOUNT_FIELDS
+    ]
+    assert not loaded._state.adding
+
+
+@pytest.fixture(params=["returning", "no returning"])
+def insert_features(request, monkeypatch):
+    """As the database has it, and as SQLite before 3.35 (no RETURNING) would."""
+    if request.param == "no returning":
+        if connection.vendor != "sqlite":
+            pytest.skip("only SQLite has ever been without RETURNING here")
+        monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    db._insert_sql.cache_clear()
+    yield
+    db._insert_sql.cache_clear()
+
+
+def test_an_insert_fills_defaults_and_the_generated_id(insert_features):
+    message = StoredMessageFactory()
+    first, second = (
+        StatusEvent(message=message, status="Queued"),
+        StatusEvent(message=message, status="Sent"),
+    )
+
+    db.model_insert(first)
+    db.model_insert(second)
+
+    assert first.pk is not None and second.pk is not None and first.pk != second.pk
+    stored = StatusEvent.objects.get(pk=second.pk)
+    assert (stored.status, stored.detailed_status, stored.created_at) == (
+        "Sent",
+        "",
+        second.created_at,
+    )
+    assert second.created_at is not None  # auto_now_add, as save() sets it
+    assert not second._state.adding

@@ -23,17 +23,23 @@ def numbers_in_scope(*, number: str, pool) -> set[str]:
     }
 
 
+def of_pool_sql(pool_id: str) -> str:
+    """Whether the opt-out `o` in a statement is of a number of the pool `pool_id` (a
+    column, or a parameter's %s): one SQL for the send's reading and the dispatch's."""
+    return (
+        f"EXISTS (SELECT 1 FROM {PoolNumber._meta.db_table} pn "
+        f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
+        f"WHERE pn.pool_id = {pool_id} AND n.number = o.number)"
+    )
+
+
 def recipient_stopped(*, account_id, recipient: str, number: str, pool) -> bool:
     """Has the recipient opted out of hearing from `number` (in `pool`)? STOPALL included.
     One statement: the recipient's opt-outs, each marked if it is of a number of the pool;
     the scope rule is the selection core's."""
     in_pool, params = "1 = 0", []
     if pool is not None:
-        in_pool = (
-            f"EXISTS (SELECT 1 FROM {PoolNumber._meta.db_table} pn "
-            f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
-            "WHERE pn.pool_id = %s AND n.number = o.number)"
-        )
+        in_pool = of_pool_sql("%s")
         params.append(db_value(PoolNumber, "pool", pool.pk))
     with connection.cursor() as cursor:
         # Every dispatch runs this: in SQL as written, not built by the ORM.

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from carriers.models import Connection
 from optout.models import OptOut
+from optout.selectors import of_pool_sql
 from pools import decision as core
 from pools.alphanumeric import accepts_alphanumeric
 from pools.choices import Channel, Strategy
@@ -327,11 +328,7 @@ def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolFor
     connection, in one statement; with
     `lock`, held FOR SHARE until the transaction ends (see the module's docstring)."""
     pool_table, optout_table = Pool._meta.db_table, OptOut._meta.db_table
-    in_pool = (
-        f"EXISTS (SELECT 1 FROM {PoolNumber._meta.db_table} pn "
-        f"JOIN {Number._meta.db_table} n ON n.id = pn.number_id "
-        "WHERE pn.pool_id = p.id AND n.number = o.number)"
-    )
+    in_pool = of_pool_sql("p.id")
     share = " FOR SHARE OF p" if lock and connection.features.has_select_for_update else ""
     rows = _rows(
         f"SELECT {_POOL_COLUMNS}, o.number, {in_pool}, c.id, c.state_status "

@@ -34,6 +34,7 @@ from messaging.serializers import (
     SendSerializer,
     StatusReportSerializer,
     message_resource,
+    send_validated,
 )
 from messaging.services.inbound import inbound_action, inbound_event_receive, inbound_receive
 from messaging.services.lifecycle import message_report_status, receipt_apply
@@ -137,12 +138,10 @@ class MessageSendApi(generics.GenericAPIView):
     def post(self, request, pool_id):
         """Send one message through the pool: the pool picks the sender."""
         try:
-            serializer = SendSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
+            data = send_validated(request.data)
         except APIException:
             pool_or_404(account=request.user, pool_id=pool_id)  # a missing pool answers first
             raise
-        data = serializer.validated_data
         # A reference: the send reads the pool's settings itself, as committed.
         pool = Pool(pk=pool_key(pool_id), account_id=request.user.pk)
 

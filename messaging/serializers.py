@@ -73,6 +73,22 @@ class SendSerializer(PreviewSerializer):
         return callback
 
 
+_SEND = SendSerializer()
+
+
+def send_validated(data) -> dict:
+    """A send's input as `SendSerializer(data=data).validated_data`, read by one instance
+    for every send: building a serializer copies all its fields, which cost several
+    times reading a valid input. Input it refuses is read again by a serializer of its
+    own, which raises DRF's own error for it."""
+    try:
+        return _SEND.run_validation(data)
+    except serializers.ValidationError:
+        serializer = SendSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
 def sender_for_api(sender: str) -> str | None:
     """`from` is written without the `+` (Routee)."""
     return sender.removeprefix("+") or None

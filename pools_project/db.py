@@ -2,7 +2,7 @@
 
 import functools
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.fields import AutoFieldMixin
 
 
@@ -52,12 +52,12 @@ def _converters(model, attnames: tuple[str, ...]) -> tuple:
 def model_from_row(model, attnames: tuple[str, ...], values):
     """An instance of `model` from a raw row of those columns, as the ORM would load it
     (SQLite's hex as a UUID, say), without a QuerySet's cost of building one."""
-    converted = []
+    wrapper, converted = connections[DEFAULT_DB_ALIAS], []  # the connection, not its proxy
     for value, (column, converters) in zip(values, _converters(model, attnames), strict=True):
         for converter in converters:
-            value = converter(value, column, connection)
+            value = converter(value, column, wrapper)
         converted.append(value)
-    return model.from_db(connection.alias, attnames, converted)
+    return model.from_db(wrapper.alias, attnames, converted)
 
 
 @functools.cache
@@ -81,16 +81,15 @@ def model_insert(instance) -> None:
     an INSERT cost more than its execution. Sends no signals: give it no model that has
     receivers."""
     sql, fields, generated = _insert_sql(type(instance))
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
-    with connection.cursor() as cursor:
+    wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy: read per field
+    values = [field.get_db_prep_save(field.pre_save(instance, True), wrapper) for field in fields]
+    with wrapper.cursor() as cursor:
         cursor.execute(sql, values)
-        if generated is not None and connection.features.can_return_columns_from_insert:
+        if generated is not None and wrapper.features.can_return_columns_from_insert:
             instance.pk = cursor.fetchone()[0]
         elif generated is not None:  # SQLite before 3.35 has no RETURNING
-            instance.pk = connection.ops.last_insert_id(
+            instance.pk = wrapper.ops.last_insert_id(
                 cursor, instance._meta.db_table, generated.column
             )
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = wrapper.alias

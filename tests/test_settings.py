@@ -1,5 +1,6 @@
 """Settings come from the environment and a malformed value stops the process, naming it."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -51,6 +52,42 @@ def test_production_settings_start_when_everything_is_given():
     )
 
     assert process.returncode == 0, process.stderr
+
+
+def database_options(**env) -> dict:
+    """DATABASES["default"]["OPTIONS"] as the settings make them from `env`."""
+    clean = {k: v for k, v in os.environ.items() if k not in READ_BY_SETTINGS}
+    clean.pop("DATABASE_PREPARED_STATEMENTS", None)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import pools_project.settings as s; print(repr(s.DATABASES['default']['OPTIONS']))",
+        ],
+        cwd=PROJECT_DIR,
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 0, process.stderr
+    return ast.literal_eval(process.stdout.strip())
+
+
+POSTGRES = "postgres://app:pw@db.internal:5432/numberpools"
+
+
+def test_postgresql_binds_on_the_server_and_prepares_what_a_connection_repeats():
+    assert database_options(DATABASE_URL=POSTGRES) == {
+        "server_side_binding": True,
+        "prepare_threshold": 2,
+    }
+
+
+def test_prepared_statements_can_be_turned_off_for_an_old_pgbouncer():
+    options = database_options(DATABASE_URL=POSTGRES, DATABASE_PREPARED_STATEMENTS="false")
+
+    assert options == {"server_side_binding": True}
 
 
 def test_secret_key_is_required_when_debug_is_off():

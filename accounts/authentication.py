@@ -4,11 +4,11 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions
 
 from accounts.models import Account, ApiKey, hash_api_key
-from pools_project.db import model_from_row
+from pools_project.db import model_from_row, selected
 
-_ACCOUNT_FIELDS = tuple(field.attname for field in Account._meta.concrete_fields)
+_ACCOUNT_FIELDS, _ACCOUNT_COLUMNS = selected(Account, "a")
 _KEY_SQL = (
-    f"SELECT {', '.join(f'a.{field.column}' for field in Account._meta.concrete_fields)}, k.id "
+    f"SELECT {_ACCOUNT_COLUMNS}, k.id "
     f"FROM {Account._meta.db_table} a JOIN {ApiKey._meta.db_table} k ON k.account_id = a.id "
     "WHERE k.key_hash = %s AND k.revoked_at IS NULL"
 )

@@ -36,6 +36,16 @@ def transaction_lock(key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
+def selected(model, alias: str) -> tuple[tuple[str, ...], str]:
+    """A raw SELECT's list of every column of `model` (its table named `alias`), and the
+    field names `model_from_row` loads them as, in the same order."""
+    fields = model._meta.concrete_fields
+    return (
+        tuple(field.attname for field in fields),
+        ", ".join(f"{alias}.{field.column}" for field in fields),
+    )
+
+
 @functools.cache
 def _converters(model, attnames: tuple[str, ...]) -> tuple:
     fields = [model._meta.get_field(name) for name in attnames]

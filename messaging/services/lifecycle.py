@@ -70,7 +70,6 @@ class Step(NamedTuple):
     error_code: str = ""
 
 
-@transaction.atomic
 def message_report_status(
     *, message: Message, status: str, detailed_status: str = "", error_code: str = ""
 ) -> bool:

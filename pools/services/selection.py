@@ -37,7 +37,7 @@ from pools.alphanumeric import accepts_alphanumeric
 from pools.choices import Channel, Strategy
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.selectors import pool_not_found
-from pools_project.db import db_value, in_list, model_from_row
+from pools_project.db import db_value, in_list, model_from_row, selected
 from pools_project.errors import ServiceError
 from virtual_numbers import capacity
 from virtual_numbers.choices import NumberState, NumberType
@@ -319,8 +319,7 @@ class PoolForSend(NamedTuple):
     default_connection: DefaultConnection
 
 
-_POOL_FIELDS = tuple(field.attname for field in Pool._meta.concrete_fields)
-_POOL_COLUMNS = ", ".join(f"p.{field.column}" for field in Pool._meta.concrete_fields)
+_POOL_FIELDS, _POOL_COLUMNS = selected(Pool, "p")
 
 
 def pool_for_send(*, pool_id, account_id, recipient: str, lock: bool) -> PoolForSend:

@@ -62,44 +62,87 @@ def _converters(model, attnames: tuple[str, ...]) -> tuple:
 def model_from_row(model, attnames: tuple[str, ...], values):
     """An instance of `model` from a raw row of those columns, as the ORM would load it
     (SQLite's hex as a UUID, say), without a QuerySet's cost of building one."""
-    wrapper, converted = connections[DEFAULT_DB_ALIAS], []  # the connection, not its proxy
+    wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy
+    return model.from_db(wrapper.alias, attnames, _loaded(model, attnames, values))
+
+
+def _loaded(model, attnames: tuple[str, ...], values) -> list:
+    wrapper, converted = connections[DEFAULT_DB_ALIAS], []
     for value, (column, converters) in zip(values, _converters(model, attnames), strict=True):
         for converter in converters:
             value = converter(value, column, wrapper)
         converted.append(value)
-    return model.from_db(wrapper.alias, attnames, converted)
+    return converted
+
+
+def row_update(model, pk, changes: dict, returning: tuple[str, ...]) -> list:
+    """Write `changes` to the row of `model` keyed `pk` and read `returning` back, as
+    the ORM would load them, in one statement: the write takes the row's lock that a
+    `select_for_update()` would have taken to read them. DoesNotExist without the row."""
+    meta, wrapper = model._meta, connections[DEFAULT_DB_ALIAS]
+    quote = wrapper.ops.quote_name
+    fields = [meta.get_field(name) for name in changes]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} "
+        f"SET {', '.join(f'{quote(field.column)} = %s' for field in fields)} "
+        f"WHERE {quote(meta.pk.column)} = %s "
+        f"RETURNING {', '.join(quote(meta.get_field(name).column) for name in returning)}"
+    )
+    values = [
+        field.get_db_prep_save(value, wrapper)
+        for field, value in zip(fields, changes.values(), strict=True)
+    ]
+    with wrapper.cursor() as cursor:
+        cursor.execute(sql, [*values, meta.pk.get_db_prep_value(pk, wrapper)])
+        row = cursor.fetchone()
+    if row is None:
+        raise model.DoesNotExist(f"No {meta.object_name} {pk}.")
+    return _loaded(model, returning, row)
 
 
 @functools.cache
-def _insert_sql(model) -> tuple[str, tuple, object]:
+def _insert_sql(model, rows: int) -> tuple[str, tuple, object]:
     meta = model._meta
     generated = meta.pk if isinstance(meta.pk, AutoFieldMixin) else None
     fields = tuple(field for field in meta.concrete_fields if field is not generated)
+    row = f"({', '.join(['%s'] * len(fields))})"
     sql = (
         f"INSERT INTO {connection.ops.quote_name(meta.db_table)} "
         f"({', '.join(connection.ops.quote_name(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
+        f"VALUES {', '.join([row] * rows)}"
     )
     if generated is not None and connection.features.can_return_columns_from_insert:
         sql += f" RETURNING {connection.ops.quote_name(generated.column)}"
     return sql, fields, generated
 
 
-def model_insert(instance) -> None:
-    """Insert `instance` as `save()` on a new one does (defaults, `auto_now_add`), in one
-    statement written once per model: the send path's rows, where the ORM's building of
-    an INSERT cost more than its execution. Sends no signals: give it no model that has
-    receivers."""
-    sql, fields, generated = _insert_sql(type(instance))
+def model_insert(*instances) -> None:
+    """Insert `instances` (of one model) as `save()` on new ones does (defaults,
+    `auto_now_add`), in one statement written once per model and count: the send
+    path's rows, where the ORM's building of an INSERT cost more than its execution.
+    Sends no signals: give it no model that has receivers."""
     wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy: read per field
-    values = [field.get_db_prep_save(field.pre_save(instance, True), wrapper) for field in fields]
+    returning = wrapper.features.can_return_columns_from_insert
+    if len(instances) > 1 and not returning:  # SQLite before 3.35: each for its own id
+        for instance in instances:
+            model_insert(instance)
+        return
+    sql, fields, generated = _insert_sql(type(instances[0]), len(instances))
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, True), wrapper)
+        for instance in instances
+        for field in fields
+    ]
     with wrapper.cursor() as cursor:
         cursor.execute(sql, values)
-        if generated is not None and wrapper.features.can_return_columns_from_insert:
-            instance.pk = cursor.fetchone()[0]
+        if generated is not None and returning:
+            for instance, (pk,) in zip(instances, cursor.fetchall(), strict=True):
+                instance.pk = pk
         elif generated is not None:  # SQLite before 3.35 has no RETURNING
+            (instance,) = instances
             instance.pk = wrapper.ops.last_insert_id(
                 cursor, instance._meta.db_table, generated.column
             )
-    instance._state.adding = False
-    instance._state.db = wrapper.alias
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = wrapper.alias

@@ -69,6 +69,17 @@ def test_fewer_reports_than_the_minimum_keep_a_number_healthy(api, number, repor
     assert healthy_in_api(api, number) is True
 
 
+def test_a_number_delivering_exactly_the_threshold_stays_healthy(number, report, settings):
+    settings.NUMBER_HEALTH_MIN_REPORTS = 4
+    report(number, Message.Status.DELIVERED)  # 1 of 4 delivered: 25%, not under it
+    report(number, Message.Status.UNDELIVERED, 3)
+    assert computed(number) is True
+
+    report(number, Message.Status.UNDELIVERED)  # 1 of 5: 20%
+
+    assert computed(number) is False
+
+
 def test_delivered_reports_bring_a_number_back(api, number, report):
     report(number, Message.Status.UNDELIVERED, 6)
     report(number, Message.Status.DELIVERED)
@@ -145,7 +156,8 @@ def test_messages_that_expired_in_our_queue_do_not_count(
 
     assert set(Message.objects.values_list("status", "detailed_status")) == {("Failed", "Expired")}
     assert computed(number) is True
-    assert number_health_recompute(number_id=number.pk) is True
+    number_health_recompute(number_id=number.pk)
+    assert computed(number) is True
 
 
 def test_undelivered_messages_through_the_simulator_make_the_number_unhealthy(

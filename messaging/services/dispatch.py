@@ -247,11 +247,11 @@ def message_accepted(*, message: Message, accepted: Accepted) -> None:
                 if status is not None:
                     steps.append(Step(status, receipt.detailed_status, receipt.error_code))
         MessagePart.objects.bulk_create(parts.values())
-        Message.objects.filter(pk=message.pk).update(
-            provider_message_id=provider_id, lease_until=None
+        message_report_steps(
+            message=message,
+            steps=steps,
+            also={"provider_message_id": provider_id, "lease_until": None},
         )
-        message.provider_message_id = provider_id
-        message_report_steps(message=message, steps=steps)
         for receipt in later:
             receipt_apply(connection_id=message.connection_id, receipt=receipt)
     connection_state_record(

@@ -13,7 +13,7 @@ from messaging.models import Message, MessagePart, StatusEvent
 from messaging.services.notifications import message_notify_status
 from optout.models import OptOut
 from optout.services import optout_record
-from pools_project.db import model_insert
+from pools_project.db import model_insert, row_update
 
 # Statuses only move forward: (Scheduled →) Queued → Sent → one of the final ones.
 RANK = {
@@ -28,17 +28,27 @@ RANK = {
 EXPIRED = "Expired"
 
 
-def status_event_record(*, message: Message, detailed_status: str = "", error_code: str = ""):
+def status_event_record(
+    *,
+    message: Message,
+    detailed_status: str = "",
+    error_code: str = "",
+    later: list[StatusEvent] | None = None,
+):
     """The status the message just took: its history, its callback, and for a final
-    status from a number, that number's health."""
-    model_insert(
-        StatusEvent(
-            message=message,
-            status=message.status,
-            detailed_status=detailed_status,
-            error_code=error_code,
-        )
+    status from a number, that number's health. With `later`, the event is left in it
+    for the caller to write with others, unless a callback's payload, which shows the
+    history, needs it written first."""
+    event = StatusEvent(
+        message=message,
+        status=message.status,
+        detailed_status=detailed_status,
+        error_code=error_code,
     )
+    if later is not None and not message.callback_url:
+        later.append(event)
+    else:
+        model_insert(event)
     message_notify_status(message=message)
     if message.is_final and message.number_id:
         queue.enqueue_after_commit(queue.RECOMPUTE_HEALTH, str(message.number_id))
@@ -81,14 +91,23 @@ def message_report_status(
     return message_report_steps(message=message, steps=[Step(status, detailed_status, error_code)])
 
 
-@transaction.atomic
-def message_report_steps(*, message: Message, steps: Sequence[Step]) -> bool:
+@transaction.atomic(savepoint=False)  # inside a caller's, its failure is the caller's
+def message_report_steps(
+    *, message: Message, steps: Sequence[Step], also: dict | None = None
+) -> bool:
     """`message_report_status` for reports that arrived together (Sent, and the
     simulator's Delivered): each step forward is recorded and notified as it would be
-    alone, and the row is locked and written once."""
-    locked = Message.objects.select_for_update().filter(pk=message.pk)
-    message.__dict__.update(zip(_REPORTED, locked.values_list(*_REPORTED).get(), strict=True))
-    fields = set()
+    alone, and the row is locked and written once. `also` are columns the caller
+    writes in the statement that locks the row (the provider's id of a message just
+    handed over): they are written whether or not a step applies."""
+    if also:
+        reported = row_update(Message, message.pk, also, _REPORTED)
+    else:
+        locked = Message.objects.select_for_update().filter(pk=message.pk)
+        reported = locked.values_list(*_REPORTED).get()
+    message.__dict__.update(also or {})
+    message.__dict__.update(zip(_REPORTED, reported, strict=True))
+    fields, events = set(), []
     for status, detailed_status, error_code in steps:
         if RANK[status] <= RANK[message.status]:
             continue
@@ -107,9 +126,12 @@ def message_report_steps(*, message: Message, steps: Sequence[Step]) -> bool:
             message=message,
             detailed_status=message.detailed_status,
             error_code=message.error_code,
+            later=events,
         )
     if not fields:
         return False
+    if events:
+        model_insert(*events)
     Message.objects.filter(pk=message.pk).update(**{f: getattr(message, f) for f in fields})
     return True
 

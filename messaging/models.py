@@ -34,7 +34,11 @@ class Message(models.Model):
     QUIET_HOURS = "Quiet hours"  # a marketing message whose ttl ran out before it could go
 
     id = models.UUIDField("tracking ID", primary_key=True, default=uuid.uuid4, editable=False)
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="messages")
+    # The account's, number's and connection's keys have no index of their own: an index
+    # in Meta leads with each. Every send writes each index of this table twice or more.
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     pool = models.ForeignKey(
         Pool, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
     )
@@ -48,6 +52,7 @@ class Message(models.Model):
         null=True,
         blank=True,
         related_name="messages",
+        db_index=False,
         help_text="The pool number that sent it, when the sender is a number.",
     )
     body = models.TextField()
@@ -88,6 +93,7 @@ class Message(models.Model):
         null=True,
         blank=True,
         related_name="messages",
+        db_index=False,
         help_text="Where it leaves; empty: the built-in simulator.",
     )
     dispatch_at = models.DateTimeField(
@@ -167,11 +173,19 @@ class Message(models.Model):
 class MessagePart(models.Model):
     """A part as its provider knows it: delivery receipts name it by `provider_id`."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="parts")
+    # No index of their own: `messaging_part_unique` leads with the message, the provider
+    # id's index with the connection.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="parts", db_index=False
+    )
     index = models.PositiveSmallIntegerField()
     # Kept when its connection is deleted: the message's history stays whole.
     connection = models.ForeignKey(
-        "carriers.Connection", on_delete=models.SET_NULL, null=True, related_name="+"
+        "carriers.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        db_index=False,
     )
     provider_id = models.CharField(max_length=100)
     status = models.CharField(max_length=11, choices=Message.Status.choices, default="Sent")

@@ -62,42 +62,12 @@ def _converters(model, attnames: tuple[str, ...]) -> tuple:
 def model_from_row(model, attnames: tuple[str, ...], values):
     """An instance of `model` from a raw row of those columns, as the ORM would load it
     (SQLite's hex as a UUID, say), without a QuerySet's cost of building one."""
-    wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy
-    return model.from_db(wrapper.alias, attnames, _loaded(model, attnames, values))
-
-
-def _loaded(model, attnames: tuple[str, ...], values) -> list:
-    wrapper, converted = connections[DEFAULT_DB_ALIAS], []
+    wrapper, converted = connections[DEFAULT_DB_ALIAS], []  # the connection, not its proxy
     for value, (column, converters) in zip(values, _converters(model, attnames), strict=True):
         for converter in converters:
             value = converter(value, column, wrapper)
         converted.append(value)
-    return converted
-
-
-def row_update(model, pk, changes: dict, returning: tuple[str, ...]) -> list:
-    """Write `changes` to the row of `model` keyed `pk` and read `returning` back, as
-    the ORM would load them, in one statement: the write takes the row's lock that a
-    `select_for_update()` would have taken to read them. DoesNotExist without the row."""
-    meta, wrapper = model._meta, connections[DEFAULT_DB_ALIAS]
-    quote = wrapper.ops.quote_name
-    fields = [meta.get_field(name) for name in changes]
-    sql = (
-        f"UPDATE {quote(meta.db_table)} "
-        f"SET {', '.join(f'{quote(field.column)} = %s' for field in fields)} "
-        f"WHERE {quote(meta.pk.column)} = %s "
-        f"RETURNING {', '.join(quote(meta.get_field(name).column) for name in returning)}"
-    )
-    values = [
-        field.get_db_prep_save(value, wrapper)
-        for field, value in zip(fields, changes.values(), strict=True)
-    ]
-    with wrapper.cursor() as cursor:
-        cursor.execute(sql, [*values, meta.pk.get_db_prep_value(pk, wrapper)])
-        row = cursor.fetchone()
-    if row is None:
-        raise model.DoesNotExist(f"No {meta.object_name} {pk}.")
-    return _loaded(model, returning, row)
+    return model.from_db(wrapper.alias, attnames, converted)
 
 
 @functools.cache

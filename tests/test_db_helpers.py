@@ -1,21 +1,18 @@
 """The hand-written SQL's helpers (pools_project.db): rows load and save as the ORM's do."""
 
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from accounts.models import Account
-from messaging.models import Message, StatusEvent
+from messaging.models import StatusEvent
 from pools_project import db
 from tests.messaging_factories import StoredMessageFactory
 
 pytestmark = pytest.mark.django_db
 
 ACCOUNT_FIELDS = tuple(field.attname for field in Account._meta.concrete_fields)
-REPORTED = ("id", "provider_message_id", "lease_until", "updated_at")
 
 
 def test_a_raw_row_loads_as_the_orm_loads_it(account):
@@ -75,22 +72,3 @@ def test_one_insert_of_several_rows_gives_each_its_own_id(insert_features):
     stored = StatusEvent.objects.filter(message=message).order_by("id")
     assert [(e.pk, e.status) for e in stored] == [(e.pk, e.status) for e in events]
     assert all(e.created_at is not None and not e._state.adding for e in events)
-
-
-def test_an_update_reads_back_what_it_wrote_as_the_orm_loads_it():
-    message = StoredMessageFactory(provider_message_id="")
-    later = timezone.now() + timedelta(minutes=5)
-
-    values = db.row_update(
-        Message, message.pk, {"provider_message_id": "SM1", "lease_until": later}, REPORTED
-    )
-
-    stored = Message.objects.get(pk=message.pk)
-    assert values == [getattr(stored, name) for name in REPORTED]
-    assert (stored.provider_message_id, stored.lease_until) == ("SM1", later)
-    assert values[REPORTED.index("id")] == message.pk  # a UUID on SQLite too
-
-
-def test_an_update_of_no_row_says_it_does_not_exist():
-    with pytest.raises(Message.DoesNotExist):
-        db.row_update(Message, uuid.uuid4(), {"provider_message_id": "SM1"}, REPORTED)

@@ -13,7 +13,7 @@ from messaging.models import Message, MessagePart, StatusEvent
 from messaging.services.notifications import message_notify_status
 from optout.models import OptOut
 from optout.services import optout_record
-from pools_project.db import model_insert, row_update
+from pools_project.db import model_insert
 
 # Statuses only move forward: (Scheduled →) Queued → Sent → one of the final ones.
 RANK = {
@@ -97,17 +97,13 @@ def message_report_steps(
 ) -> bool:
     """`message_report_status` for reports that arrived together (Sent, and the
     simulator's Delivered): each step forward is recorded and notified as it would be
-    alone, and the row is locked and written once. `also` are columns the caller
-    writes in the statement that locks the row (the provider's id of a message just
-    handed over): they are written whether or not a step applies."""
-    if also:
-        reported = row_update(Message, message.pk, also, _REPORTED)
-    else:
-        locked = Message.objects.select_for_update().filter(pk=message.pk)
-        reported = locked.values_list(*_REPORTED).get()
+    alone, and the row is locked and written once. `also`: columns the caller writes
+    in that same UPDATE (the provider's id of a message just handed over), whether or
+    not a step applies."""
+    locked = Message.objects.select_for_update().filter(pk=message.pk)
+    message.__dict__.update(zip(_REPORTED, locked.values_list(*_REPORTED).get(), strict=True))
     message.__dict__.update(also or {})
-    message.__dict__.update(zip(_REPORTED, reported, strict=True))
-    fields, events = set(), []
+    stepped, events = set(), []
     for status, detailed_status, error_code in steps:
         if RANK[status] <= RANK[message.status]:
             continue
@@ -115,25 +111,24 @@ def message_report_steps(
         message.detailed_status = clipped("detailed_status", detailed_status)
         message.error_code = clipped("error_code", error_code)
         message.updated_at = timezone.now()
-        fields.update(("status", "detailed_status", "error_code", "updated_at"))
+        stepped.update(("status", "detailed_status", "error_code", "updated_at"))
         if status == Message.Status.SENT:
             message.sent_at = message.updated_at
-            fields.add("sent_at")
+            stepped.add("sent_at")
         if message.is_final:
             message.lease_until = None
-            fields.add("lease_until")
+            stepped.add("lease_until")
         status_event_record(
             message=message,
             detailed_status=message.detailed_status,
             error_code=message.error_code,
             later=events,
         )
-    if not fields:
-        return False
     if events:
         model_insert(*events)
-    Message.objects.filter(pk=message.pk).update(**{f: getattr(message, f) for f in fields})
-    return True
+    if written := stepped.union(also or ()):
+        Message.objects.filter(pk=message.pk).update(**{f: getattr(message, f) for f in written})
+    return bool(stepped)
 
 
 @transaction.atomic

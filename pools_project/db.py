@@ -91,6 +91,8 @@ def model_insert(*instances) -> None:
     `auto_now_add`), in one statement written once per model and count: the send
     path's rows, where the ORM's building of an INSERT cost more than its execution.
     Sends no signals: give it no model that has receivers."""
+    if not instances:
+        return
     wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy: read per field
     returning = wrapper.features.can_return_columns_from_insert
     if len(instances) > 1 and not returning:  # SQLite before 3.35: each for its own id

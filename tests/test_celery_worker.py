@@ -27,6 +27,9 @@ from virtual_numbers.models import Number
 REDIS_DB = 11  # a database of its own, flushed before and after
 BROKER_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 TIMEOUT = 60
+# A notification whose task died with a worker, never attempted, is the retry sweep's
+# once a minute old (`notifications_due`), and the sweep runs every 30 seconds.
+RECOVERY_TIMEOUT = 60 + 30 + TIMEOUT
 
 
 def redis_test_db() -> redis.Redis:
@@ -116,8 +119,8 @@ def worker(broker, tmp_path):
         stop_worker(process)
 
 
-def wait_until(condition, process, log, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
+def wait_until(condition, process, log, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
             pytest.fail(f"the worker exited ({process.returncode}):\n{log.read_text()[-5000:]}")
@@ -206,6 +209,7 @@ def test_a_worker_killed_mid_batch_loses_no_message_and_no_notification(
                 second,
                 second_log,
                 "every message Delivered and every notification posted",
+                timeout=RECOVERY_TIMEOUT,
             )
         finally:
             stop_worker(second)

@@ -72,3 +72,8 @@ def test_one_insert_of_several_rows_gives_each_its_own_id(insert_features):
     stored = StatusEvent.objects.filter(message=message).order_by("id")
     assert [(e.pk, e.status) for e in stored] == [(e.pk, e.status) for e in events]
     assert all(e.created_at is not None and not e._state.adding for e in events)
+
+
+def test_an_insert_of_nothing_runs_no_statement(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        db.model_insert()

@@ -57,7 +57,7 @@ from messaging.services.lifecycle import (
     receipt_apply,
 )
 from optout.selectors import recipient_stopped
-from pools_project.db import db_value
+from pools_project.db import db_value, model_insert
 from virtual_numbers.pacing import number_push_back
 
 logger = logging.getLogger(__name__)
@@ -266,7 +266,7 @@ def message_accepted(*, message: Message, accepted: Accepted) -> None:
                 status = message_status_of({p.status for p in parts.values()}, receipt.status)
                 if status is not None:
                     steps.append(Step(status, receipt.detailed_status, receipt.error_code))
-        MessagePart.objects.bulk_create(parts.values())
+        model_insert(*parts.values())
         message_report_steps(
             message=message,
             steps=steps,

@@ -55,6 +55,8 @@ def body_shorten(body: str) -> tuple[str, list[PlannedLink]]:
 
 
 def links_create(*, message: Message, links: list[PlannedLink], validity_seconds: int) -> None:
+    if not links:  # most sends: not even the ORM's bulk machinery
+        return
     expires_at = message.created_at + timedelta(seconds=validity_seconds)
     ShortLink.objects.bulk_create(
         ShortLink(code=link.code, message=message, long_url=link.long_url, expires_at=expires_at)

@@ -124,8 +124,7 @@ def message_report_steps(
             error_code=message.error_code,
             later=events,
         )
-    if events:
-        model_insert(*events)
+    model_insert(*events)
     if written := stepped.union(also or ()):
         Message.objects.filter(pk=message.pk).update(**{f: getattr(message, f) for f in written})
     return bool(stepped)

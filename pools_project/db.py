@@ -18,12 +18,11 @@ def _prep(model, field: str):
 
 
 def in_list(column: str, values) -> tuple[str, list]:
-    """`column` is one of `values`: on PostgreSQL one array parameter, so that the
-    statement's text, and the plan prepared for it, are the same for any number of
-    values."""
+    """`column` is one of `values`, each its own parameter. Not one array parameter
+    (`= ANY(%s)`) on PostgreSQL: a plan prepared for an array of unknown length is
+    costed so high that the server plans the statement again on every run, where a list
+    of parameters gets the generic plan after five (one per length of list)."""
     values = sorted(values)
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
 

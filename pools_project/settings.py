@@ -186,6 +186,11 @@ CELERY_TIMEZONE = "UTC"
 CACHES = {"default": env_cache("CACHE_URL", redis_neighbour(CELERY_BROKER_URL))}
 # Requests per API key (accounts.throttling); `off` lifts the limit.
 API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "600/minute")
+# PostgreSQL: seconds a process keeps an API key it has read, with its account
+# (accounts.authentication). A change to either reaches every process at once by
+# LISTEN/NOTIFY: this bounds how long a missed one could last. 0 reads every request's;
+# behind a PgBouncer in transaction mode, which keeps no LISTEN, set 0.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 60)
 
 # The bare DRF endpoint `manage.py benchmark` measures the send endpoint against
 # (pools_project/bare.py); on only in the benchmark's own servers.

@@ -9,6 +9,7 @@ from carriers.gateways.base import Accepted, Gateway, Throttled, Unavailable
 from carriers.models import Connection
 from messaging.models import Message
 from messaging.services.dispatch import Wait, message_claim, message_dispatch, messages_dispatch_due
+from messaging.services.lifecycle import message_report_status
 from messaging.services.sending import message_send
 from optout.services import optout_record
 from pools.models import PoolNumber
@@ -24,7 +25,8 @@ TOLL_FREE = "+18885550142"
 
 
 class ScriptedGateway(Gateway):
-    """Answers from a script (Accepted once it runs out), remembering every hand-over."""
+    """Answers from a script (Accepted once it runs out; a function in it is called for
+    its answer), remembering every hand-over."""
 
     script: list = []
     handed_over: list[str] = []
@@ -32,7 +34,8 @@ class ScriptedGateway(Gateway):
     def send(self, outbound):
         self.handed_over.append(outbound.body)
         if self.script:
-            return self.script.pop(0)
+            answer = self.script.pop(0)
+            return answer() if callable(answer) else answer
         return Accepted((f"id-{len(self.handed_over)}",))
 
 
@@ -200,6 +203,28 @@ def test_a_throttled_message_is_retried_and_sent_once_and_slows_its_number_down(
     assert gateway.handed_over == ["first", "first"]
     assert Message.objects.get(pk=first.pk).status == "Sent"
     assert list(first.status_events.values_list("status", flat=True)) == ["Queued", "Sent"]
+
+
+def test_a_report_that_comes_while_the_carrier_is_called_is_not_undone_by_the_sent(
+    account, frozen, gateway
+):
+    message = send(paced_pool(account), "quick")
+
+    def reported_first():  # the carrier's report overtakes its answer
+        message_report_status(message=Message.objects.get(pk=message.pk), status="Delivered")
+        return Accepted(("id-1",))
+
+    gateway.script = [reported_first]
+    assert message_dispatch(message_id=message.pk, now=at(0)) is None
+
+    message.refresh_from_db()
+    assert (message.status, message.provider_message_id, message.lease_until) == (
+        "Delivered",
+        "id-1",
+        None,
+    )
+    assert list(message.status_events.values_list("status", flat=True)) == ["Queued", "Delivered"]
+    assert list(message.parts.values_list("provider_id", flat=True)) == ["id-1"]
 
 
 def test_an_unreachable_carrier_leaves_the_message_waiting_and_the_connection_down(

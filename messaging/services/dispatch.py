@@ -48,6 +48,7 @@ from messaging import encoding, queue
 from messaging.models import AUTO_REPLY_RULE, Message, MessagePart
 from messaging.services.lifecycle import (
     EXPIRED,
+    StatusMoved,
     Step,
     carrier_optout_record,
     message_report_status,
@@ -245,7 +246,20 @@ def dispatch_record(*, claim: Claim, outcome: Outcome) -> Wait | None:
 def message_accepted(*, message: Message, accepted: Accepted) -> None:
     """Sent, with the provider's ids (one per part), and what it already reported, in
     one transaction: no crash can leave the simulator's message Sent without its report.
-    A report on a part just made is applied as the row is written, not looked up."""
+    The message is the dispatcher's (its claim), so it is written without being read
+    first, unless a report moved it meanwhile."""
+    try:
+        _accepted_record(message=message, accepted=accepted, held=True)
+    except StatusMoved:
+        _accepted_record(message=message, accepted=accepted, held=False)
+    connection_state_record(
+        connection_id=message.connection_id, result=CheckResult("up", "Accepted a message.")
+    )
+
+
+@transaction.atomic
+def _accepted_record(*, message: Message, accepted: Accepted, held: bool) -> None:
+    """A report on a part just made is applied as the row is written, not looked up."""
     provider_id = accepted.provider_ids[0] if accepted.provider_ids else ""
     parts = {
         pid: MessagePart(
@@ -254,29 +268,26 @@ def message_accepted(*, message: Message, accepted: Accepted) -> None:
         for i, pid in enumerate(accepted.provider_ids)
     }
     steps, later = [Step(Message.Status.SENT)], []
-    with transaction.atomic():
-        for receipt in accepted.receipts:
-            part = parts.get(receipt.provider_id)
-            if part is None:
-                later.append(receipt)
-                continue
-            if receipt.recipient_stopped:
-                carrier_optout_record(message=message)
-            if part_receipt(part, receipt):
-                status = message_status_of({p.status for p in parts.values()}, receipt.status)
-                if status is not None:
-                    steps.append(Step(status, receipt.detailed_status, receipt.error_code))
-        model_insert(*parts.values())
-        message_report_steps(
-            message=message,
-            steps=steps,
-            also={"provider_message_id": provider_id, "lease_until": None},
-        )
-        for receipt in later:
-            receipt_apply(connection_id=message.connection_id, receipt=receipt)
-    connection_state_record(
-        connection_id=message.connection_id, result=CheckResult("up", "Accepted a message.")
+    for receipt in accepted.receipts:
+        part = parts.get(receipt.provider_id)
+        if part is None:
+            later.append(receipt)
+            continue
+        if receipt.recipient_stopped:
+            carrier_optout_record(message=message)
+        if part_receipt(part, receipt):
+            status = message_status_of({p.status for p in parts.values()}, receipt.status)
+            if status is not None:
+                steps.append(Step(status, receipt.detailed_status, receipt.error_code))
+    model_insert(*parts.values())
+    message_report_steps(
+        message=message,
+        steps=steps,
+        also={"provider_message_id": provider_id, "lease_until": None},
+        held=held,
     )
+    for receipt in later:
+        receipt_apply(connection_id=message.connection_id, receipt=receipt)
 
 
 def message_refused(*, message: Message, refused: Refused) -> None:

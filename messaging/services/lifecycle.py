@@ -91,17 +91,26 @@ def message_report_status(
     return message_report_steps(message=message, steps=[Step(status, detailed_status, error_code)])
 
 
+class StatusMoved(Exception):
+    """A report for a message its caller holds found it moved on meanwhile (a carrier's
+    report, a cancel): the caller rolls back and reports again, reading the row first."""
+
+
 @transaction.atomic(savepoint=False)  # inside a caller's, its failure is the caller's
 def message_report_steps(
-    *, message: Message, steps: Sequence[Step], also: dict | None = None
+    *, message: Message, steps: Sequence[Step], also: dict | None = None, held: bool = False
 ) -> bool:
     """`message_report_status` for reports that arrived together (Sent, and the
     simulator's Delivered): each step forward is recorded and notified as it would be
     alone, and the row is locked and written once. `also`: columns the caller writes
     in that same UPDATE (the provider's id of a message just handed over), whether or
-    not a step applies."""
-    locked = Message.objects.select_for_update().filter(pk=message.pk)
-    message.__dict__.update(zip(_REPORTED, locked.values_list(*_REPORTED).get(), strict=True))
+    not a step applies. `held`: the caller holds the message's claim, so the row is as
+    the caller has it: it is not read first, and written only if its status still is
+    the caller's (the UPDATE locks it), else `StatusMoved` is raised."""
+    if not held:
+        locked = Message.objects.select_for_update().filter(pk=message.pk)
+        message.__dict__.update(zip(_REPORTED, locked.values_list(*_REPORTED).get(), strict=True))
+    was = message.status
     message.__dict__.update(also or {})
     stepped, events = set(), []
     for status, detailed_status, error_code in steps:
@@ -126,7 +135,9 @@ def message_report_steps(
         )
     model_insert(*events)
     if written := stepped.union(also or ()):
-        Message.objects.filter(pk=message.pk).update(**{f: getattr(message, f) for f in written})
+        row = Message.objects.filter(pk=message.pk, **({"status": was} if held else {}))
+        if not row.update(**{f: getattr(message, f) for f in written}) and held:
+            raise StatusMoved(message.pk)
     return bool(stepped)
 
 

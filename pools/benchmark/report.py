@@ -2,9 +2,11 @@
 
 Every send run is set against the bare run just before it on the same server: the
 machine's drift (other tenants, CPU boost, a warm cache) moves both, their ratio much
-less. "Slower" compares those ratios too.
+less. "Slower" compares those ratios too. With several rounds of a scenario, its
+targets take the median of its rounds' ratios.
 """
 
+import statistics
 from dataclasses import dataclass
 
 from pools.benchmark.plan import BROKER, EMBEDDED, MIXES, Plan, Scenario
@@ -27,6 +29,22 @@ class Run:
     @property
     def p99_ratio(self) -> float:
         return self.send.p99_ms / self.bare.p99_ms if self.bare.p99_ms else float("inf")
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """The runs of one scenario, by the median of their ratios: each run is one sample
+    of a machine that drifts, and one stalled run must not decide a target."""
+
+    runs: tuple[Run, ...]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(run.ratio for run in self.runs)
+
+    @property
+    def p99_ratio(self) -> float:
+        return statistics.median(run.p99_ratio for run in self.runs)
 
 
 @dataclass(frozen=True)
@@ -82,9 +100,10 @@ def statements_line(size: int, known: int, measured: PoolStatements) -> str:
     )
 
 
-def _find(runs: list[Run], mode: str, mix: str, size: int, known: int) -> Run | None:
+def _find(runs: list[Run], mode: str, mix: str, size: int, known: int) -> Rounds | None:
     wanted = Scenario(mode, mix, size, known)
-    return next((run for run in runs if run.scenario == wanted), None)
+    found = tuple(run for run in runs if run.scenario == wanted)
+    return Rounds(found) if found else None
 
 
 def _at_least(text: str, value: float | None, bound: float, shown: str) -> Target:
@@ -142,7 +161,7 @@ def _embedded_target(plan: Plan, runs: list[Run]) -> Target:
     )
 
 
-def _slower(faster: Run | None, slower: Run | None) -> float | None:
+def _slower(faster: Rounds | None, slower: Rounds | None) -> float | None:
     if faster is None or slower is None or not slower.ratio:
         return None
     return faster.ratio / slower.ratio

@@ -291,8 +291,8 @@ class Command(BaseCommand):
         return result
 
     def summary(self, plan: Plan) -> None:
-        rounds = f"the median of {self.rounds} rounds of each; " if self.rounds > 1 else ""
-        self.say(f"== SPEC §15 targets ({rounds}a report: the command exits 0 whatever they say)")
+        median = f"the median of {self.rounds} rounds of each; " if self.rounds > 1 else ""
+        self.say(f"== SPEC §15 targets ({median}a report: the command exits 0 whatever they say)")
         for target in targets(plan, self.runs, list(self.measured.values())):
             style = {True: self.style.SUCCESS, False: self.style.ERROR}.get(target.passed, str)
             self.say(style(target.line()))

@@ -85,6 +85,22 @@ def test_growing_the_table_adds_known_recipients_and_keeps_the_counters_true(db)
     assert_counters_true(bench, Counter({earlier.pk: 3}))
 
 
+@pytest.mark.postgres
+def test_the_benchmarks_account_goes_with_more_messages_than_one_statement_takes(db):
+    """A full benchmark sends more messages than PostgreSQL takes parameters in one
+    statement (65,535): one cascade over all of them would fail at the end of the run."""
+    account = seed.tenant_create().account
+    Message.objects.bulk_create(
+        Message(account=account, to="+12125550100", sender="+12125550199", body="hi")
+        for _ in range(2**16)
+    )
+
+    seed.tenant_delete()
+
+    assert not Account.objects.filter(name=seed.ACCOUNT_NAME).exists()
+    assert not Message.objects.exists()
+
+
 def test_known_recipients_new_recipients_and_the_pools_numbers_never_meet(db):
     codes = seed.area_codes()[:3]
     known = {seed.known_recipient(codes, i) for i in range(3000)}

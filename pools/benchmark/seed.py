@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import api_key_create
+from messaging.models import Message
 from pools.models import Pool, PoolNumber, StickyMapping
 from pools.services.pools import pool_create
 from pools_project.errors import ServiceError
@@ -98,7 +99,17 @@ def tenant_create() -> Tenant:
     return Tenant(account, api_key_create(account=account, name="benchmark").raw_key)
 
 
+# Messages deleted at a time: Django's cascade writes one statement over all the
+# messages it deletes (their inbound replies' `auto_reply`), and PostgreSQL takes at most
+# 65,535 parameters in one; a full benchmark sends more messages than that.
+DELETE_BATCH = 10_000
+
+
 def tenant_delete() -> None:
+    """The benchmark's account and everything in it, its messages a batch at a time."""
+    messages = Message.objects.filter(account__name=ACCOUNT_NAME)
+    while batch := list(messages.values_list("pk", flat=True)[:DELETE_BATCH]):
+        Message.objects.filter(pk__in=batch).delete()
     Account.objects.filter(name=ACCOUNT_NAME).delete()
 
 

@@ -25,10 +25,11 @@ def enqueue(name: str, *args, countdown: float | None = None) -> None:
     if not settings.CELERY_TASK_ALWAYS_EAGER:
         current_app.send_task(name, args=args, countdown=countdown)
     elif countdown is None:
-        # Called, not `apply`d: Celery's tracing of an eager task costs more than most
-        # of these tasks do. A task's failure is logged, as a worker would.
+        # Its function run, not the task `apply`d or called: Celery's tracing of an eager
+        # task, and its request context, cost more than most of these tasks do. None of
+        # them reads its request. A task's failure is logged, as a worker would.
         try:
-            current_app.tasks[name](*args)
+            current_app.tasks[name].run(*args)
         except Exception:
             logger.exception("task %s%r failed", name, args)
 

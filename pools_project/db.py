@@ -9,7 +9,7 @@ from django.db.models.fields import AutoFieldMixin
 def db_value(model, field: str, value):
     """`value` as the database stores `model.field` (a UUID as SQLite's hex, say): the
     parameter a raw statement passes for it."""
-    return _prep(model, field)(value, connection)
+    return _prep(model, field)(value, connections[DEFAULT_DB_ALIAS])  # not the proxy
 
 
 @functools.cache
@@ -117,3 +117,33 @@ def model_insert(*instances) -> None:
     for instance in instances:
         instance._state.adding = False
         instance._state.db = wrapper.alias
+
+
+@functools.cache
+def _update_sql(
+    model, written: tuple[str, ...], matched: tuple[str, ...]
+) -> tuple[str, list, list]:
+    meta, quote = model._meta, connection.ops.quote_name
+    assigned = [(name, meta.get_field(name)) for name in written]
+    compared = [(name, meta.pk if name == "pk" else meta.get_field(name)) for name in matched]
+    sql = (
+        f"UPDATE {quote(meta.db_table)} "
+        f"SET {', '.join(f'{quote(field.column)} = %s' for _, field in assigned)} "
+        f"WHERE {' AND '.join(f'{quote(field.column)} = %s' for _, field in compared)}"
+    )
+    return sql, assigned, compared
+
+
+def model_update(model, values: dict, *, where: dict) -> int:
+    """`model.objects.filter(**where).update(**values)`, of equalities only, in one
+    statement written once per model and columns: the rows it wrote. Every report on a
+    message is such an UPDATE, where the ORM's building of it cost more than running it."""
+    sql, assigned, compared = _update_sql(model, tuple(sorted(values)), tuple(sorted(where)))
+    wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy: read per field
+    params = [
+        *(field.get_db_prep_save(values[name], wrapper) for name, field in assigned),
+        *(field.get_db_prep_value(where[name], wrapper) for name, field in compared),
+    ]
+    with wrapper.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Account
-from messaging.models import StatusEvent
+from messaging.models import Message, StatusEvent
 from pools_project import db
 from tests.messaging_factories import StoredMessageFactory
 
@@ -77,3 +77,23 @@ def test_one_insert_of_several_rows_gives_each_its_own_id(insert_features):
 def test_an_insert_of_nothing_runs_no_statement(django_assert_num_queries):
     with django_assert_num_queries(0):
         db.model_insert()
+
+
+def test_an_update_writes_as_the_orms_does_and_only_where_its_conditions_hold():
+    message = StoredMessageFactory()
+    other = StoredMessageFactory(pool=message.pool)
+    sent_at = message.created_at
+
+    written = db.model_update(
+        Message,
+        {"status": "Sent", "sent_at": sent_at, "lease_until": None, "body_analysis": {"parts": 2}},
+        where={"pk": message.pk, "status": "Queued"},
+    )
+    again = db.model_update(
+        Message, {"status": "Failed"}, where={"pk": message.pk, "status": "Queued"}
+    )
+
+    assert (written, again) == (1, 0)
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.status, stored.sent_at, stored.body_analysis) == ("Sent", sent_at, {"parts": 2})
+    assert Message.objects.get(pk=other.pk).status == "Queued"

@@ -4,6 +4,8 @@ claims with a lease, throttling, ttl and opt-outs at hand-over."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection, transaction
+from django.utils import timezone
 
 from carriers.gateways.base import Accepted, Gateway, Throttled, Unavailable
 from carriers.models import Connection
@@ -179,6 +181,34 @@ def test_a_message_dispatched_twice_is_handed_over_once(account, frozen, gateway
     message_dispatch(message_id=message.pk, now=at(0))
 
     assert gateway.handed_over == ["once"]
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_on_its_own_leaves_the_next_transactions_waiting_for_the_disk(db):
+    message = StoredMessageFactory()  # Queued, due now
+
+    assert message_claim(message=message, now=timezone.now()) is not None
+
+    message.refresh_from_db()
+    assert (message.handover_attempts, message.lease_until is not None) == (1, True)
+    assert _synchronous_commit() == "on"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_inside_a_callers_transaction_leaves_its_commit_waiting_for_the_disk(db):
+    message = StoredMessageFactory()
+
+    with transaction.atomic():
+        assert message_claim(message=message, now=timezone.now()) is not None
+        assert _synchronous_commit() == "on"
 
 
 # What the carrier answers

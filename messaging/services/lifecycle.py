@@ -13,7 +13,7 @@ from messaging.models import Message, MessagePart, StatusEvent
 from messaging.services.notifications import message_notify_status
 from optout.models import OptOut
 from optout.services import optout_record
-from pools_project.db import model_insert
+from pools_project.db import model_insert, model_update
 
 # Statuses only move forward: (Scheduled →) Queued → Sent → one of the final ones.
 RANK = {
@@ -135,8 +135,8 @@ def message_report_steps(
         )
     model_insert(*events)
     if written := stepped.union(also or ()):
-        row = Message.objects.filter(pk=message.pk, **({"status": was} if held else {}))
-        if not row.update(**{f: getattr(message, f) for f in written}) and held:
+        row = {"pk": message.pk, **({"status": was} if held else {})}
+        if not model_update(Message, {f: getattr(message, f) for f in written}, where=row) and held:
             raise StatusMoved(message.pk)
     return bool(stepped)
 

@@ -323,6 +323,8 @@ else:
     # every send, where planning cost more than running them (SPEC §15). A PgBouncer in
     # transaction mode older than 1.21 keeps no prepared statement: turn them off there.
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    # Django's backend, with its batches cut to what a server-bound statement takes.
+    DATABASES["default"]["ENGINE"] = "pools_project.postgresql"
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2
 

@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, hash_api_key
 from accounts.services import api_key_create
+from messaging.models import Message
 from pools.models import Pool, PoolNumber, StickyMapping
 from tests.factories import (
+    AccountFactory,
     NumberFactory,
     PoolFactory,
     PoolNumberFactory,
@@ -500,3 +502,22 @@ def test_the_login_page_opens_for_a_visitor_and_the_console_sends_them_there(cli
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.postgres
+def test_an_account_with_more_messages_than_one_statement_takes_is_refused_not_a_500(
+    superuser_client,
+):
+    """Messages are history, never deleted in the console, so neither is their account;
+    with more of them than PostgreSQL takes parameters in one statement (65,535), the
+    lookup of what the delete would take used to fail on the way."""
+    doomed = AccountFactory(name="doomed")
+    Message.objects.bulk_create(
+        Message(account=doomed, to="+12125550100", sender="+12125550199", body="hi")
+        for _ in range(2**16)
+    )
+
+    refused = superuser_client.post(url("accounts_account_delete", doomed.pk), {"post": "yes"})
+
+    assert refused.status_code == 403
+    assert Message.objects.filter(account=doomed).count() == 2**16

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Account
 from pools import choices
@@ -112,7 +113,9 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     rule = models.CharField(max_length=20, help_text="The selection rule that chose the sender.")
     explanation = models.TextField(help_text="Why this sender: one line per step that mattered.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When the message was made, not written: a send dates it, its links' validity and
+    # its ttl from one moment, before its row is written with its first event.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

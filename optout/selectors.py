@@ -33,6 +33,15 @@ def of_pool_sql(pool_id: str) -> str:
     )
 
 
+def any_optout_sql(account_id: str, recipient: str) -> str:
+    """Whether the recipient `recipient` has any opt-out in the account `account_id`
+    (columns, or parameters' %s): without one, no number's question needs asking."""
+    return (
+        f"EXISTS (SELECT 1 FROM {OptOut._meta.db_table} o "
+        f"WHERE o.account_id = {account_id} AND o.recipient = {recipient})"
+    )
+
+
 def recipient_stopped(*, account_id, recipient: str, number: str, pool) -> bool:
     """Has the recipient opted out of hearing from `number` (in `pool`)? STOPALL included.
     One statement: the recipient's opt-outs, each marked if it is of a number of the pool;

@@ -1,6 +1,7 @@
 """What SQL written by hand needs of the models."""
 
 import functools
+import itertools
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.fields import AutoFieldMixin
@@ -85,32 +86,58 @@ def _insert_sql(model, rows: int) -> tuple[str, tuple, object]:
     return sql, fields, generated
 
 
+@functools.cache
+def _inserts_sql(shape: tuple[tuple[type, int], ...]) -> str:
+    """One statement inserting rows into several tables (PostgreSQL's data-modifying
+    WITH), answering the generated ids of each, in the order of `shape`."""
+    tables, answers = [], []
+    for i, (model, rows) in enumerate(shape):
+        sql, _, generated = _insert_sql(model, rows)
+        tables.append(f"t{i} AS ({sql})")
+        if generated is not None:
+            answers.append(f"SELECT {connection.ops.quote_name(generated.column)} FROM t{i}")
+    return f"WITH {', '.join(tables)} {' UNION ALL '.join(answers) or 'SELECT 1 WHERE false'}"
+
+
 def model_insert(*instances) -> None:
-    """Insert `instances` (of one model) as `save()` on new ones does (defaults,
-    `auto_now_add`), in one statement written once per model and count: the send
-    path's rows, where the ORM's building of an INSERT cost more than its execution.
-    Sends no signals: give it no model that has receivers."""
+    """Insert `instances` as `save()` on new ones does (defaults, `auto_now_add`), in
+    one statement written once per models and counts: the send path's rows, where the
+    ORM's building of an INSERT cost more than its execution. Instances of several
+    models (each model's together) are one statement on PostgreSQL, one per model
+    elsewhere; the foreign keys between them are checked at the commit. Sends no
+    signals: give it no model that has receivers."""
     if not instances:
         return
     wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy: read per field
+    groups = [list(group) for _, group in itertools.groupby(instances, key=type)]
+    if len(groups) > 1 and wrapper.vendor != "postgresql":
+        for group in groups:
+            model_insert(*group)
+        return
     returning = wrapper.features.can_return_columns_from_insert
     if len(instances) > 1 and not returning:  # SQLite before 3.35: each for its own id
         for instance in instances:
             model_insert(instance)
         return
-    sql, fields, generated = _insert_sql(type(instances[0]), len(instances))
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, True), wrapper)
-        for instance in instances
-        for field in fields
-    ]
+    values, numbered, generated = [], [], None
+    for group in groups:
+        _, fields, generated = _insert_sql(type(group[0]), len(group))
+        values += [
+            field.get_db_prep_save(field.pre_save(instance, True), wrapper)
+            for instance in group
+            for field in fields
+        ]
+        if generated is not None:
+            numbered += group
+    shape = tuple((type(group[0]), len(group)) for group in groups)
+    sql = _inserts_sql(shape) if len(shape) > 1 else _insert_sql(*shape[0])[0]
     with wrapper.cursor() as cursor:
         cursor.execute(sql, values)
-        if generated is not None and returning:
-            for instance, (pk,) in zip(instances, cursor.fetchall(), strict=True):
+        if numbered and returning:
+            for instance, (pk,) in zip(numbered, cursor.fetchall(), strict=True):
                 instance.pk = pk
-        elif generated is not None:  # SQLite before 3.35 has no RETURNING
-            (instance,) = instances
+        elif numbered:  # SQLite before 3.35 has no RETURNING: one instance, one model
+            (instance,) = numbered
             instance.pk = wrapper.ops.last_insert_id(
                 cursor, instance._meta.db_table, generated.column
             )

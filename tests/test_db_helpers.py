@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Account
-from messaging.models import Message, StatusEvent
+from messaging.models import Message, MessagePart, StatusEvent
 from pools_project import db
 from tests.messaging_factories import StoredMessageFactory
 
@@ -97,3 +97,21 @@ def test_an_update_writes_as_the_orms_does_and_only_where_its_conditions_hold():
     stored = Message.objects.get(pk=message.pk)
     assert (stored.status, stored.sent_at, stored.body_analysis) == ("Sent", sent_at, {"parts": 2})
     assert Message.objects.get(pk=other.pk).status == "Queued"
+
+
+def test_rows_of_several_models_go_in_one_statement_on_postgresql_each_with_its_id(
+    django_assert_num_queries,
+):
+    message = StoredMessageFactory()
+    parts = [MessagePart(message=message, index=i, provider_id=f"id-{i}") for i in range(2)]
+    events = [StatusEvent(message=message, status=s) for s in ("Sent", "Delivered")]
+
+    with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
+        db.model_insert(*parts, *events)
+
+    assert list(MessagePart.objects.order_by("index").values_list("pk", "provider_id")) == [
+        (part.pk, part.provider_id) for part in parts
+    ]
+    assert list(StatusEvent.objects.order_by("pk").values_list("pk", "status")) == [
+        (event.pk, event.status) for event in events
+    ]

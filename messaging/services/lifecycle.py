@@ -98,7 +98,12 @@ class StatusMoved(Exception):
 
 @transaction.atomic(savepoint=False)  # inside a caller's, its failure is the caller's
 def message_report_steps(
-    *, message: Message, steps: Sequence[Step], also: dict | None = None, held: bool = False
+    *,
+    message: Message,
+    steps: Sequence[Step],
+    also: dict | None = None,
+    held: bool = False,
+    rows: Sequence = (),
 ) -> bool:
     """`message_report_status` for reports that arrived together (Sent, and the
     simulator's Delivered): each step forward is recorded and notified as it would be
@@ -106,7 +111,8 @@ def message_report_steps(
     in that same UPDATE (the provider's id of a message just handed over), whether or
     not a step applies. `held`: the caller holds the message's claim, so the row is as
     the caller has it: it is not read first, and written only if its status still is
-    the caller's (the UPDATE locks it), else `StatusMoved` is raised."""
+    the caller's (the UPDATE locks it), else `StatusMoved` is raised. `rows`: new rows
+    the caller's report brings (a message's parts), written with the events."""
     if not held:
         locked = Message.objects.select_for_update().filter(pk=message.pk)
         message.__dict__.update(zip(_REPORTED, locked.values_list(*_REPORTED).get(), strict=True))
@@ -133,7 +139,7 @@ def message_report_steps(
             error_code=message.error_code,
             later=events,
         )
-    model_insert(*events)
+    model_insert(*rows, *events)
     if written := stepped.union(also or ()):
         row = {"pk": message.pk, **({"status": was} if held else {})}
         if not model_update(Message, {f: getattr(message, f) for f in written}, where=row) and held:

@@ -170,11 +170,18 @@ def message_send(
         detailed_status=detailed_status,
         rule=decision.rule,
         explanation="\n".join(explanation),
+        created_at=now,
     )
-    model_insert(message)
-    # The links first: the Queued notification carries the message with its links.
+    # A callback's Queued notification carries the message as written, with its links
+    # and history: each row goes as it is made. Without one (most sends), the message
+    # is written last, with its first event, in one statement on PostgreSQL (its links
+    # wait for its row until the commit, where foreign keys are checked).
+    unwritten = [] if message.callback_url else [message]
+    if message.callback_url:
+        model_insert(message)
     links_create(message=message, links=links, validity_seconds=url_validity or 0)
-    status_event_record(message=message, detailed_status=message.detailed_status)
+    status_event_record(message=message, detailed_status=message.detailed_status, later=unwritten)
+    model_insert(*unwritten)
     if status == Message.Status.QUEUED:
         message_enqueue(message)
     return message

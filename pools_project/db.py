@@ -101,11 +101,11 @@ def _inserts_sql(shape: tuple[tuple[type, int], ...]) -> str:
 
 def model_insert(*instances) -> None:
     """Insert `instances` as `save()` on new ones does (defaults, `auto_now_add`), in
-    one statement written once per models and counts: the send path's rows, where the
-    ORM's building of an INSERT cost more than its execution. Instances of several
-    models (each model's together) are one statement on PostgreSQL, one per model
-    elsewhere; the foreign keys between them are checked at the commit. Sends no
-    signals: give it no model that has receivers."""
+    one statement written once per sequence of models and row counts: the send path's
+    rows, where the ORM's building of an INSERT cost more than its execution. Rows of
+    several models are one statement on PostgreSQL, one per run of a model elsewhere;
+    the foreign keys between them are checked at the commit. Sends no signals: give it
+    no model that has receivers."""
     if not instances:
         return
     wrapper = connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy: read per field
